@@ -1,0 +1,273 @@
+/**
+ * Tests of the cluster configuration: defaults fill every optional key, every problem of
+ * a bad file is reported at once with its key path, and `cluster.example.toml` stays a
+ * valid, complete description of the schema (so the documentation cannot drift).
+ */
+
+import assert from "node:assert/strict";
+import { findReplica, loadConfig, parseConfig, replicaDataDir } from "./config.ts";
+import { CLUSTER_DEFAULTS, LOG_DEFAULTS, RAFT_DEFAULTS, STORAGE_DEFAULTS } from "./defaults.ts";
+import { schemaKeys } from "./validate.ts";
+import { parseAddress } from "./address.ts";
+import { parse } from "smol-toml";
+
+const SECRETS = `secret = "0123456789abcdef-secret"\nadmin_token = "0123456789abcdef-token"\n`;
+
+const MINIMAL = `
+[cluster]
+${SECRETS}
+[[groups]]
+gid = 1
+replicas = [
+  { id = "a", raft = "127.0.0.1:7101", admin = "127.0.0.1:8101" },
+  { id = "b", raft = "127.0.0.1:7102", admin = "127.0.0.1:8102" },
+  { id = "c", raft = "127.0.0.1:7103", admin = "127.0.0.1:8103" },
+]
+`;
+
+const EXAMPLE_URL = new URL("../../cluster.example.toml", import.meta.url);
+
+function problemsOf(text: string): readonly string[] {
+  const result = parseConfig(text);
+  assert.equal(result.ok, false, "expected the config to be invalid");
+  return result.ok ? [] : result.error.problems;
+}
+
+function configOf(text: string) {
+  const result = parseConfig(text);
+  if (!result.ok) assert.fail(result.error.message);
+  return result.config;
+}
+
+Deno.test("config: a minimal config takes the default of every optional key", () => {
+  const config = configOf(MINIMAL);
+  assert.deepEqual(config.raft, RAFT_DEFAULTS);
+  assert.deepEqual(config.storage, STORAGE_DEFAULTS);
+  assert.deepEqual(config.log, LOG_DEFAULTS);
+  assert.equal(config.cluster.name, CLUSTER_DEFAULTS.name);
+  assert.equal(config.cluster.shards, 10);
+  assert.equal(config.cluster.secret, "0123456789abcdef-secret");
+  assert.equal(config.shardmaster, undefined);
+  assert.equal(config.groups.length, 1);
+  assert.equal(config.groups[0]?.joinOnStart, true);
+  assert.deepEqual(config.groups[0]?.replicas[1], {
+    id: "b",
+    raft: { host: "127.0.0.1", port: 7102 },
+    admin: { host: "127.0.0.1", port: 8102 },
+  });
+});
+
+Deno.test("config: explicit values are kept and converted to camelCase", () => {
+  const config = configOf(`${MINIMAL}
+[raft]
+tick_ms = 10
+election_ticks = 30
+heartbeat_ticks = 10
+pre_vote = false
+snapshot_threshold_bytes = -1
+[storage]
+fsync = false
+data_dir = "/var/lib/shardkv/"
+[log]
+level = "debug"
+format = "json"
+`);
+  assert.equal(config.raft.tickMs, 10);
+  assert.equal(config.raft.electionTicks, 30);
+  assert.equal(config.raft.preVote, false);
+  assert.equal(config.raft.snapshotThresholdBytes, -1);
+  assert.equal(config.storage.fsync, false);
+  assert.equal(config.log.level, "debug");
+  assert.equal(replicaDataDir(config, "b"), "/var/lib/shardkv/b");
+});
+
+Deno.test("config: every mistake is reported at once, each with its key path", () => {
+  const problems = problemsOf(`
+[cluster]
+secret = "short"
+shards = 0
+[raft]
+tick_ms = "50"
+election_ticks = 4
+heartbeat_ticks = 2
+max_append_bytes = 2_000_000
+max_inflight_bytes = 1_000_000
+snapshot_chunk_bytes = 33_554_432
+[storage]
+segment_bytes = 1024
+fsync = "yes"
+[log]
+level = "verbose"
+[[groups]]
+gid = 0
+replicas = [{ id = "a b", raft = "localhost", admin = "127.0.0.1:99999" }]
+`);
+  const expected = [
+    "cluster.secret: must be a string of at least 16 characters, got a string of 5 characters",
+    "cluster.admin_token: is required",
+    "cluster.shards: must be in 1..1024, got 0",
+    'raft.tick_ms: must be an integer in 1..1000, got string "50"',
+    "raft.election_ticks: must be at least 3 × heartbeat_ticks (6), got 4",
+    "raft.max_inflight_bytes: must be at least max_append_bytes (2000000), got 1000000",
+    "raft.snapshot_chunk_bytes: must be in 1..16777216 (16 MiB), got 33554432",
+    "storage.segment_bytes: must be in 65536 (64 KiB)..1073741824 (1 GiB), got 1024",
+    'storage.fsync: must be true or false, got string "yes"',
+    'log.level: must be one of "debug", "info", "warn", "error", got string "verbose"',
+    "groups[0].gid: must be in 1..2147483647, got 0",
+    'groups[0].replicas[0].id: must be 1 to 64 of A-Z a-z 0-9 _ -, got "a b"',
+    'groups[0].replicas[0].raft: "localhost" is not host:port',
+    'groups[0].replicas[0].admin: "127.0.0.1:99999" is not host:port (port 99999',
+  ];
+  for (const start of expected) {
+    assert.ok(
+      problems.some((problem) => problem.startsWith(start)),
+      `missing problem starting with ${JSON.stringify(start)} in:\n${problems.join("\n")}`,
+    );
+  }
+  assert.equal(problems.length, expected.length, problems.join("\n"));
+});
+
+Deno.test("config: a secret is never echoed in a problem message", () => {
+  const problems = problemsOf(`[cluster]\nsecret = "hunter2"\nadmin_token = "also-short"\n`);
+  assert.ok(!problems.some((problem) => problem.includes("hunter2")), problems.join("\n"));
+});
+
+Deno.test("config: unknown keys are problems, with a suggestion for a likely typo", () => {
+  const problems = problemsOf(`colour = "blue"
+${MINIMAL}
+join_on_strat = false
+[raft]
+tick_msec = 50
+[shardmaster]
+replicas = [{ id = "sm", raft = "127.0.0.1:7001", admin = "127.0.0.1:8001", zone = "x" }]
+[logging]
+level = "info"
+`);
+  const has = (start: string) => problems.some((problem) => problem.startsWith(start));
+  assert.ok(has("colour: unknown key"), problems.join("\n"));
+  assert.ok(has('raft.tick_msec: unknown key (did you mean "tick_ms"?)'), problems.join("\n"));
+  assert.ok(has("shardmaster.replicas[0].zone: unknown key"), problems.join("\n"));
+  assert.ok(has("logging: unknown key"), problems.join("\n"));
+  assert.ok(has('groups[0].join_on_strat: unknown key (did you mean "join_on_start"?)'));
+  assert.equal(problems.length, 5, problems.join("\n"));
+});
+
+Deno.test("config: replica ids and all raft and admin addresses must be unique", () => {
+  const problems = problemsOf(`
+[cluster]
+${SECRETS}
+[shardmaster]
+replicas = [{ id = "a", raft = "127.0.0.1:7001", admin = "127.0.0.1:8001" }]
+[[groups]]
+gid = 1
+replicas = [
+  { id = "a", raft = "127.0.0.1:7101", admin = "127.0.0.1:8101" },
+  { id = "b", raft = "127.0.0.1:7101", admin = "127.0.0.1:7001" },
+]
+[[groups]]
+gid = 1
+replicas = [{ id = "c", raft = "[::1]:7101", admin = "127.0.0.1:8103" }]
+`);
+  assert.deepEqual([...problems].sort(), [
+    "groups[0].replicas[0].id: replica id a is already used by shardmaster.replicas[0].id",
+    "groups[0].replicas[1].admin: address 127.0.0.1:7001 is already used by shardmaster.replicas[0].raft",
+    "groups[0].replicas[1].raft: address 127.0.0.1:7101 is already used by groups[0].replicas[0].raft",
+    "groups[1].gid: 1 is already used by groups[0].gid",
+  ]);
+});
+
+Deno.test("config: without [shardmaster] exactly one group is allowed", () => {
+  const second = `[[groups]]\ngid = 2\nreplicas = [{ id = "z", raft = "h:1", admin = "h:2" }]\n`;
+  const problems = problemsOf(MINIMAL + second);
+  assert.deepEqual(problems, [
+    "groups: has 2 groups; without a [shardmaster] section exactly one group is allowed",
+  ]);
+  assert.deepEqual(problemsOf(`[cluster]\n${SECRETS}`), [
+    "groups: at least one [[groups]] table is required",
+  ]);
+});
+
+Deno.test("config: host:port accepts names, IPv4 and bracketed IPv6, and nothing else", () => {
+  assert.deepEqual(parseAddress("db-1.example:7101"), {
+    ok: true,
+    address: { host: "db-1.example", port: 7101 },
+  });
+  assert.deepEqual(parseAddress("[::1]:80"), { ok: true, address: { host: "::1", port: 80 } });
+  for (const bad of ["localhost", ":7101", "host:", "host:0", "host:65536", "a b:1", "::1:80"]) {
+    assert.equal(parseAddress(bad).ok, false, bad);
+  }
+});
+
+Deno.test("config: a TOML syntax error is one problem with its line and column", () => {
+  const problems = problemsOf("[cluster]\nname = \n");
+  assert.equal(problems.length, 1);
+  assert.match(problems[0] ?? "", /^line 2, column \d+: TOML syntax error: /);
+});
+
+Deno.test("config: findReplica gives the group or shard master and the 1-based node id", () => {
+  const config = configOf(`${MINIMAL}
+[shardmaster]
+replicas = [
+  { id = "sm1", raft = "127.0.0.1:7001", admin = "127.0.0.1:8001" },
+  { id = "sm2", raft = "127.0.0.1:7002", admin = "127.0.0.1:8002" },
+]`);
+  const c = findReplica(config, "c");
+  assert.equal(c?.kind, "group");
+  assert.equal(c?.kind === "group" ? c.gid : 0, 1);
+  assert.equal(c?.nodeId, 3);
+  const master = findReplica(config, "sm2");
+  assert.deepEqual(master && { kind: master.kind, nodeId: master.nodeId }, {
+    kind: "shardmaster",
+    nodeId: 2,
+  });
+  assert.equal(findReplica(config, "nope"), undefined);
+});
+
+Deno.test("config: loadConfig reports a missing file as a problem", async () => {
+  const result = await loadConfig("/nonexistent/shardkv.toml");
+  assert.equal(result.ok, false);
+  if (!result.ok) assert.deepEqual(result.error.problems, ["cannot read the file: file not found"]);
+});
+
+Deno.test("config: cluster.example.toml is valid", async () => {
+  const result = await loadConfig(EXAMPLE_URL.pathname);
+  if (!result.ok) assert.fail(result.error.message);
+  assert.equal(result.config.groups[0]?.replicas.length, 3);
+  assert.equal(result.config.shardmaster, undefined);
+});
+
+Deno.test("config: cluster.example.toml documents every key of the schema", async () => {
+  const text = await Deno.readTextFile(EXAMPLE_URL);
+  // The [shardmaster] example is commented out; uncomment it and it must be valid too.
+  const lines = text.split("\n");
+  const start = lines.indexOf("# [shardmaster]");
+  assert.ok(start >= 0, "the example must contain a commented-out [shardmaster] section");
+  let end = start;
+  while (lines[end]?.startsWith("#")) end++;
+  const uncommented = [
+    ...lines.slice(0, start),
+    ...lines.slice(start, end).map((line) => line.replace(/^# ?/, "")),
+    ...lines.slice(end),
+  ].join("\n");
+  const result = parseConfig(uncommented, "uncommented example");
+  if (!result.ok) assert.fail(result.error.message);
+  assert.equal(result.config.shardmaster?.replicas.length, 3);
+
+  const present = new Set<string>();
+  collectKeys(parse(uncommented), "", present);
+  const missing = schemaKeys().filter((key) => !present.has(key));
+  assert.deepEqual(missing, [], `keys missing from cluster.example.toml: ${missing.join(", ")}`);
+  assert.ok(schemaKeys().length >= 30, "the schema key list looks too short");
+});
+
+function collectKeys(value: unknown, path: string, keys: Set<string>): void {
+  if (Array.isArray(value)) {
+    for (const item of value) collectKeys(item, path, keys);
+  } else if (typeof value === "object" && value !== null && !(value instanceof Date)) {
+    for (const [key, child] of Object.entries(value)) {
+      const childPath = path === "" ? key : `${path}.${key}`;
+      keys.add(childPath);
+      collectKeys(child, childPath, keys);
+    }
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * The sequential specification every key is checked against: a register holding a string.
+ * put replaces the value, append concatenates to it, delete makes the key missing (read as ""),
+ * and get must return the current value. A get is the only operation the register can refuse.
+ */
+
+import { assert, assertNever } from "../../src/util/assert.ts";
+import type { Operation } from "./history.ts";
+import { EMPTY_STATE, STATE_TABLE_FULL, type StateId, StateTable } from "./state_table.ts";
+
+/** What {@link RegisterModel.step} returns when a get's output differs from the value. */
+export const REJECTED = -1;
+
+/** One key's register, over the operations of that key, with values interned to ids. */
+export class RegisterModel {
+  readonly #operations: readonly Operation[];
+  readonly #states: StateTable;
+  /** Per operation: a get's output id, a put's value id; -1 for the others. */
+  readonly #targets: Int32Array;
+
+  constructor(operations: readonly Operation[]) {
+    this.#operations = operations;
+    this.#states = new StateTable(operations.length);
+    this.#targets = new Int32Array(operations.length).fill(-1);
+    operations.forEach((operation, index) => {
+      switch (operation.kind) {
+        case "get":
+          assert(operation.output !== undefined, "the model needs an output for every get");
+          this.#targets[index] = this.#states.intern(operation.output);
+          break;
+        case "put":
+          this.#targets[index] = this.#states.intern(operation.value);
+          break;
+        case "append":
+        case "delete":
+          break;
+        default:
+          assertNever(operation, "operation kind");
+      }
+    });
+  }
+
+  /** The state after operation `index` from `state`; REJECTED or STATE_TABLE_FULL otherwise. */
+  step(
+    state: StateId,
+    index: number,
+  ): StateId | typeof REJECTED | typeof STATE_TABLE_FULL {
+    const operation = this.#operations[index];
+    assert(operation !== undefined, `RegisterModel: no operation ${index}`);
+    switch (operation.kind) {
+      case "get":
+        return state === this.#targets[index] ? state : REJECTED;
+      case "put":
+        return this.#targets[index]!;
+      case "delete":
+        return EMPTY_STATE;
+      case "append":
+        return this.#states.append(state, index, operation.value);
+      default:
+        return assertNever(operation, "operation kind");
+    }
+  }
+
+  /** The string value of `state`. */
+  value(state: StateId): string {
+    return this.#states.value(state);
+  }
+}
