@@ -71,6 +71,14 @@ export class MemoryStorage implements Storage {
     this.#pending = 0;
   }
 
+  /** The term of the durable entry at `index` (the snapshot's term at its index), or undefined. */
+  durableTerm(index: number): number | undefined {
+    const snapshotIndex = this.#snapshot?.meta.index ?? 0;
+    if (index === snapshotIndex && this.#snapshot !== null) return this.#snapshot.meta.term;
+    if (index < snapshotIndex) return -1; // Covered by the snapshot: durable, term no longer known.
+    return this.#entries[index - snapshotIndex - 1]?.term;
+  }
+
   raftStateBytes(): number {
     return HARD_STATE_BYTES + this.#entriesBytes;
   }

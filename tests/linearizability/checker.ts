@@ -11,6 +11,7 @@ import { reportIllegal } from "./illegal_report.ts";
 import { CHECK_BUDGET_MS_DEFAULT, HISTORY_OPERATIONS_MAX } from "./limits.ts";
 import { partitionByKey, searchableOperations } from "./partition.ts";
 import { searchKey } from "./search.ts";
+import { narrowToShortestPrefix } from "./shortest_prefix.ts";
 
 /** How long a check may run, and the clock it is measured by. */
 export interface CheckOptions {
@@ -57,15 +58,15 @@ export function checkHistory(
   const byKey = partitionByKey(operations);
   const undecided: string[] = [];
   for (const [key, keyOperations] of byKey) {
-    const found = searchKey(searchableOperations(keyOperations), limit);
+    const searchable = searchableOperations(keyOperations);
+    const found = searchKey(searchable, limit);
     switch (found.kind) {
       case "linearizable":
         break;
       case "notLinearizable": {
-        const blocked = found.blocked;
-        assert(blocked.kind === "get" && blocked.return !== undefined, "only a get can block");
-        const report = reportIllegal(key, keyOperations, { ...found, blocked });
-        return { result: "illegal", key, operation: blocked, ...report };
+        const narrowed = narrowToShortestPrefix(searchable, found, limit);
+        const report = reportIllegal(key, keyOperations, narrowed);
+        return { result: "illegal", key, operation: narrowed.blocked, ...report };
       }
       case "gaveUp":
         undecided.push(`${JSON.stringify(key)} (${found.reason})`);

@@ -1,8 +1,8 @@
 /**
- * What an "illegal" verdict shows a person. The search gives the furthest return event it could
- * not pass: the return of a get `blocked`. The history of the key before that return
- * linearizes; with it, it does not, so it is the shortest non-linearizable prefix. The window
- * trims that prefix to what explains the failure:
+ * What an "illegal" verdict shows a person. The search and shortest_prefix.ts give a get
+ * `blocked` whose return ends the shortest illegal prefix of the key's history: up to just
+ * before it the history linearizes, through it it does not (unless the budget ran out first,
+ * which the explanation then says). The window trims that prefix to what explains the failure:
  * - `blocked` and every operation concurrent with it (intervals overlap, ends included);
  * - every operation of the prefix overlapping the span from the earliest call among those with
  *   a known outcome to the return of `blocked` (the reads and writes that pin down the order
@@ -27,6 +27,8 @@ export interface IllegalReport {
 /** What the search found out about the get it could not place. */
 export interface BlockedGet {
   readonly blocked: CompletedGetOperation;
+  /** True when `blocked`'s return is known to end the shortest illegal prefix. */
+  readonly shortest: boolean;
   readonly heldValues: readonly string[];
   readonly moreHeldValues: boolean;
 }
@@ -98,11 +100,16 @@ function explain(key: string, window: readonly Operation[], found: BlockedGet): 
   const values = heldValues.map(quote).join(", ") + (moreHeldValues ? ", and others" : "");
   const shown = window.slice(0, EXPLAINED_OPERATIONS_MAX);
   const lines = [
-    `Key ${JSON.stringify(key)} is not linearizable.`,
-    `Its history linearizes up to just before t=${formatTime(blocked.return)}, but no ` +
-    `linearization can place ${describeOperation(blocked)}:`,
-    `whenever every operation that returned before it had taken effect, the key held ` +
-    `${values}; never ${quote(blocked.output)}.`,
+    `Key ${JSON.stringify(key)} is not linearizable: no order of its operations lets`,
+    `  ${describeOperation(blocked)}`,
+    `read its output. ` +
+    (found.shortest
+      ? `The history of the key up to just before t=${formatTime(blocked.return)} linearizes; ` +
+        `through that return it does not.`
+      : `(The time budget ran out before the shortest illegal prefix was found: an earlier ` +
+        `operation may be the first to go wrong.)`),
+    `Where the search gave up on placing it, the key held ${values}; never ` +
+    `${quote(blocked.output)}.`,
     `Window (${window.length} operations: those overlapping it, and the latest writes completed ` +
     `before them):`,
     ...shown.map((operation) =>

@@ -55,3 +55,9 @@ assert(
   EXPLAINED_VALUE_CHARS_MAX >= 20,
   "EXPLAINED_VALUE_CHARS_MAX must leave room for head and tail",
 );
+
+/**
+ * Most event entries the search looks ahead after each step for a get the value can no longer
+ * grow into (search.ts): enough to cover the operations of every client in flight.
+ */
+export const LOOKAHEAD_ENTRIES_MAX = 64;

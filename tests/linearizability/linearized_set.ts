@@ -103,23 +103,32 @@ export class LinearizedSet {
 /** What {@link VisitedConfigurations.add} found. */
 export type VisitOutcome = "added" | "present" | "full";
 
-/** A stored configuration: words [low, high] of the known part, then the unknown words. */
-interface VisitedEntry {
-  readonly low: number;
-  readonly high: number;
-  readonly words: Uint32Array;
-  readonly state: number;
-}
+/**
+ * Words of memory one stored configuration costs besides its bitset words: five integers in
+ * the entry arrays and about four for its slot in the bucket Map.
+ */
+const ENTRY_OVERHEAD_WORDS = 9;
+
+// V8 refuses a Map past 2^24 entries; the word limit must stop the memo before that.
+assert(VISITED_WORDS_MAX / ENTRY_OVERHEAD_WORDS < 1 << 24, "VISITED_WORDS_MAX exceeds a Map");
 
 /**
- * Every configuration the search has entered. `state` is any non-negative integer naming the
- * rest of the configuration (the search packs a register state id and a flag into it).
+ * Every configuration the search has entered. `state` is any non-negative 31-bit integer naming
+ * the rest of the configuration (the search packs a register state id and a flag into it).
+ * Entries live in flat typed arrays, chained per hash bucket, with their words in one pool:
+ * millions of small objects would cost more memory than the words themselves.
  *
- * Invariant: `#wordsStored` is the number of bitset words held, at most VISITED_WORDS_MAX.
+ * Invariant: the words of entry i are `#pool[#offset[i], #offset[i + 1])`, and
+ * `#pool used + entries * ENTRY_OVERHEAD_WORDS <= VISITED_WORDS_MAX`.
  */
 export class VisitedConfigurations {
-  readonly #buckets = new Map<number, VisitedEntry[]>();
-  #wordsStored = 0;
+  readonly #heads = new Map<number, number>();
+  #chain = new Int32Array(1024);
+  #state = new Int32Array(1024);
+  #low = new Int32Array(1024);
+  #high = new Int32Array(1024);
+  #offset = new Int32Array(1025);
+  #pool = new Uint32Array(4096);
   #size = 0;
 
   /** Number of configurations stored. */
@@ -129,45 +138,66 @@ export class VisitedConfigurations {
 
   /** Stores (set, state) unless it is present; "full" once VISITED_WORDS_MAX would be passed. */
   add(set: LinearizedSet, state: number): VisitOutcome {
-    assert(Number.isSafeInteger(state) && state >= 0, `VisitedConfigurations: bad state ${state}`);
+    assert(state >= 0 && state <= 0x7fff_ffff, `VisitedConfigurations: bad state ${state}`);
     const key = (set.hash ^ Math.imul(state + 1, 0x9e3779b1)) | 0;
-    const bucket = this.#buckets.get(key);
-    if (bucket !== undefined) {
-      for (const entry of bucket) {
-        if (entry.state === state && sameSet(entry, set)) return "present";
-      }
+    const head = this.#heads.get(key) ?? -1;
+    for (let entry = head; entry !== -1; entry = this.#chain[entry]!) {
+      if (this.#state[entry] === state && this.#sameSet(entry, set)) return "present";
     }
-    const words = compactWords(set);
-    if (this.#wordsStored + words.length + 1 > VISITED_WORDS_MAX) return "full";
-    this.#wordsStored += words.length + 1;
+    const knownLength = Math.max(0, set.high - set.low + 1);
+    const length = knownLength + set.bits.length - set.knownWords;
+    const used = this.#offset[this.#size]!;
+    if (used + length + (this.#size + 1) * ENTRY_OVERHEAD_WORDS > VISITED_WORDS_MAX) return "full";
+    this.#reserve(this.#size + 1, used + length);
+    const entry = this.#size;
+    if (knownLength > 0) this.#pool.set(set.bits.subarray(set.low, set.high + 1), used);
+    this.#pool.set(set.bits.subarray(set.knownWords), used + knownLength);
+    this.#offset[entry + 1] = used + length;
+    this.#state[entry] = state;
+    this.#low[entry] = set.low;
+    this.#high[entry] = set.high;
+    this.#chain[entry] = head;
+    this.#heads.set(key, entry);
     this.#size++;
-    const entry = { low: set.low, high: set.high, words, state };
-    if (bucket === undefined) this.#buckets.set(key, [entry]);
-    else bucket.push(entry);
     return "added";
   }
+
+  #sameSet(entry: number, set: LinearizedSet): boolean {
+    if (this.#low[entry] !== set.low || this.#high[entry] !== set.high) return false;
+    const bits = set.bits;
+    const pool = this.#pool;
+    const start = this.#offset[entry]!;
+    const knownLength = Math.max(0, set.high - set.low + 1);
+    for (let word = 0; word < knownLength; word++) {
+      if (pool[start + word] !== bits[set.low + word]) return false;
+    }
+    const unknownStart = start + knownLength;
+    for (let word = set.knownWords; word < bits.length; word++) {
+      if (pool[unknownStart + word - set.knownWords] !== bits[word]) return false;
+    }
+    return true;
+  }
+
+  /** Grows the arrays (doubling) to hold `entries` entries and `words` pool words. */
+  #reserve(entries: number, words: number): void {
+    if (entries > this.#chain.length) {
+      const capacity = this.#chain.length * 2;
+      this.#chain = grown(this.#chain, capacity);
+      this.#state = grown(this.#state, capacity);
+      this.#low = grown(this.#low, capacity);
+      this.#high = grown(this.#high, capacity);
+      this.#offset = grown(this.#offset, capacity + 1);
+    }
+    if (words > this.#pool.length) {
+      const pool = new Uint32Array(Math.max(words, this.#pool.length * 2));
+      pool.set(this.#pool);
+      this.#pool = pool;
+    }
+  }
 }
 
-/** The stored form of `set`: known words [low, high], then the unknown words. */
-function compactWords(set: LinearizedSet): Uint32Array {
-  const knownLength = Math.max(0, set.high - set.low + 1);
-  const unknownLength = set.bits.length - set.knownWords;
-  const words = new Uint32Array(knownLength + unknownLength);
-  if (knownLength > 0) words.set(set.bits.subarray(set.low, set.high + 1), 0);
-  if (unknownLength > 0) words.set(set.bits.subarray(set.knownWords), knownLength);
-  return words;
-}
-
-function sameSet(entry: VisitedEntry, set: LinearizedSet): boolean {
-  if (entry.low !== set.low || entry.high !== set.high) return false;
-  const bits = set.bits;
-  const words = entry.words;
-  const knownLength = Math.max(0, set.high - set.low + 1);
-  for (let word = 0; word < knownLength; word++) {
-    if (words[word] !== bits[set.low + word]) return false;
-  }
-  for (let word = knownLength; word < words.length; word++) {
-    if (words[word] !== bits[set.knownWords + word - knownLength]) return false;
-  }
-  return true;
+function grown(array: Int32Array, capacity: number): Int32Array<ArrayBuffer> {
+  const larger = new Int32Array(capacity);
+  larger.set(array);
+  return larger;
 }

@@ -6,10 +6,14 @@
 
 import { assert, assertNever } from "../../src/util/assert.ts";
 import type { Operation } from "./history.ts";
+import { KEY_TRANSITIONS_MAX } from "./limits.ts";
 import { EMPTY_STATE, STATE_TABLE_FULL, type StateId, StateTable } from "./state_table.ts";
 
 /** What {@link RegisterModel.step} returns when a get's output differs from the value. */
 export const REJECTED = -1;
+
+/** What {@link RegisterModel.resetState} returns for an operation that keeps the old value. */
+export const NO_RESET = -1;
 
 /** One key's register, over the operations of that key, with values interned to ids. */
 export class RegisterModel {
@@ -17,6 +21,8 @@ export class RegisterModel {
   readonly #states: StateTable;
   /** Per operation: a get's output id, a put's value id; -1 for the others. */
   readonly #targets: Int32Array;
+  /** Memo of reachableByAppends, keyed by state * operation count + index. */
+  readonly #reachable = new Map<number, boolean>();
 
   constructor(operations: readonly Operation[]) {
     this.#operations = operations;
@@ -59,6 +65,40 @@ export class RegisterModel {
       default:
         return assertNever(operation, "operation kind");
     }
+  }
+
+  /** The state a put or delete leaves whatever the value was; NO_RESET for get and append. */
+  resetState(index: number): StateId | typeof NO_RESET {
+    const operation = this.#operations[index];
+    assert(operation !== undefined, `RegisterModel: no operation ${index}`);
+    switch (operation.kind) {
+      case "put":
+        return this.#targets[index]!;
+      case "delete":
+        return EMPTY_STATE;
+      case "get":
+      case "append":
+        return NO_RESET;
+      default:
+        return assertNever(operation, "operation kind");
+    }
+  }
+
+  /**
+   * False when appends alone cannot take `state` to what get `index` returned, i.e. when the
+   * value is not a prefix of the output; true for any other operation. Memoised per pair, since
+   * values can be long and the search asks again after every backtrack.
+   */
+  reachableByAppends(state: StateId, index: number): boolean {
+    const operation = this.#operations[index];
+    assert(operation !== undefined, `RegisterModel: no operation ${index}`);
+    if (operation.kind !== "get" || operation.output === undefined) return true;
+    const pair = state * this.#operations.length + index;
+    const known = this.#reachable.get(pair);
+    if (known !== undefined) return known;
+    const reachable = operation.output.startsWith(this.#states.value(state));
+    if (this.#reachable.size < KEY_TRANSITIONS_MAX) this.#reachable.set(pair, reachable);
+    return reachable;
   }
 
   /** The string value of `state`. */

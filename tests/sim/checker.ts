@@ -39,6 +39,12 @@ export class SafetyChecker implements ApplyObserver {
   /** Index → command applied there (shared by all replicas). */
   readonly appliedValue: (string | null | undefined)[] = [undefined];
   maxCommitted = 0;
+  /**
+   * How many replicas hold (index, term) on disk; set by the cluster. A committed entry must
+   * be durable on a majority the moment it commits, or a crash could lose it.
+   */
+  durableCopies: ((index: number, term: number) => number) | null = null;
+  quorum = 1;
   readonly #cursors = new Map<number, LogCursor>();
 
   /** Checks one replica's core after an event. */
@@ -143,6 +149,14 @@ export class SafetyChecker implements ApplyObserver {
         () =>
           `committed entry ${index} changed: node ${node} has term ${term}, committed term ${known}`,
       );
+      if (known === undefined && this.durableCopies !== null) {
+        const copies = this.durableCopies(index, term);
+        check(
+          copies >= this.quorum,
+          () =>
+            `entry ${index} (term ${term}) committed by node ${node} is durable on only ${copies} replicas`,
+        );
+      }
       this.committedTerm[index] = term;
     }
     cursor.commitCheckedTo = raft.commit;

@@ -8,7 +8,7 @@
 
 import { assert } from "../../src/util/assert.ts";
 import { Prng } from "../../src/util/prng.ts";
-import { RaftNode } from "../../src/raft/node.ts";
+import { RaftNode, type ReadOutcome } from "../../src/raft/node.ts";
 import { MemoryStorage } from "../../src/raft/memory_storage.ts";
 import { RAFT_DEFAULTS, type RaftConfig } from "../../src/raft/core/raft_config.ts";
 import { asIndex, asNodeId, type NodeId, type PersistedState } from "../../src/raft/core/types.ts";
@@ -58,6 +58,8 @@ export class SimCluster {
   readonly #tickMs: number;
   readonly #ids: NodeId[];
   #generation = 0;
+  /** Called when a ReadIndex request on replica k may be served, or failed. */
+  onRead: (k: number, context: number, outcome: ReadOutcome) => void = () => {};
   /** Indexes of nodes touched by the current event, for the checker. */
   #touched = new Set<number>();
 
@@ -76,6 +78,12 @@ export class SimCluster {
       (to, message) => this.#deliver(to, message),
     );
     this.scheduler.afterEvent = () => this.#afterEvent();
+    this.checker.quorum = Math.floor(this.n / 2) + 1;
+    this.checker.durableCopies = (index, term) =>
+      this.storages.filter((storage) => {
+        const durable = storage.durableTerm(index);
+        return durable === term || durable === -1;
+      }).length;
     for (let k = 0; k < this.n; k++) {
       this.storages.push(this.#newStorage(undefined));
       this.replicas.push(null);
@@ -103,7 +111,7 @@ export class SimCluster {
       storage: this.storages[k]!,
       transport: { send: (messages) => this.network.send(messages) },
       stateMachine,
-      onRead: () => {},
+      onRead: (context, outcome) => this.onRead(k, context, outcome),
     });
     const replica: Replica = { node, stateMachine, generation };
     this.replicas[k] = replica;
@@ -217,6 +225,27 @@ export class SimCluster {
     return result.ok
       ? { index: result.index, term: result.term, isLeader: true }
       : { index: -1, term: status.term, isLeader: false };
+  }
+
+  /** Starts a linearizable read on node k; true when it was accepted (k leads). */
+  readIndex(k: number, context: number): boolean {
+    const node = this.node(k);
+    if (node === null) return false;
+    this.#touched.add(k);
+    const result = node.readIndex(context);
+    this.#afterEvent();
+    return result.ok;
+  }
+
+  /** The highest index any running replica has applied: a client may have been answered for it. */
+  maxApplied(): number {
+    let max = 0;
+    for (const replica of this.replicas) {
+      if (replica !== null && replica !== undefined) {
+        max = Math.max(max, replica.stateMachine.lastApplied);
+      }
+    }
+    return max;
   }
 
   /** (term, isLeader) of node k, as the lab's GetState(). */

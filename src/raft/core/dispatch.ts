@@ -44,7 +44,7 @@ function acceptHigherTerm(raft: Raft, message: Message): boolean {
   if (message.type === "preVoteResponse" && message.granted) return true; // It echoes our next term.
   const fromLeader = message.type === "append" || message.type === "heartbeat" ||
     message.type === "installSnapshot";
-  raft.becomeFollower(message.term, fromLeader ? message.from : null);
+  raft.becomeFollower(message.term, fromLeader ? message.from : null, message.type === "vote");
   return true;
 }
 

@@ -346,7 +346,13 @@ export class Raft {
   // ---------------------------------------------------------------- transitions (used by handlers)
 
   /** Adopts `term` (resetting the vote when it is new) and follows `leader`. */
-  becomeFollower(term: Term, leader: NodeId | null): void {
+  /**
+   * Adopts `term` (resetting the vote when it is new) and follows `leader`. `keepTimer` is for
+   * a vote request from a higher term: the election timer restarts only when we hear from a
+   * leader or grant a vote (§5.2, Figure 2), so a candidate with a stale log cannot keep the
+   * up-to-date servers from ever campaigning (a livelock the simulator found with PreVote off).
+   */
+  becomeFollower(term: Term, leader: NodeId | null, keepTimer = false): void {
     assert(term >= this.term, () => `Cannot step down to older term ${term} from ${this.term}`);
     if (this.role === "leader") this.reads.failAll(this.notLeaderFor(leader), this.readStates);
     if (term > this.term) {
@@ -355,7 +361,13 @@ export class Raft {
     }
     this.role = "follower";
     this.leader = leader;
+    const electionElapsed = this.electionElapsed;
+    const timeout = this.randomizedElectionTimeout;
     this.#resetVolatile();
+    if (keepTimer) {
+      this.electionElapsed = electionElapsed;
+      this.randomizedElectionTimeout = timeout;
+    }
   }
 
   becomePreCandidate(): void {
