@@ -108,8 +108,8 @@ function explain(key: string, window: readonly Operation[], found: BlockedGet): 
         `through that return it does not.`
       : `(The time budget ran out before the shortest illegal prefix was found: an earlier ` +
         `operation may be the first to go wrong.)`),
-    `Where the search gave up on placing it, the key held ${values}; never ` +
-    `${quote(blocked.output)}.`,
+    `The search gave up on placing it with the key holding ${values}, from which no order of ` +
+    `the operations still pending makes ${quote(blocked.output)}.`,
     `Window (${window.length} operations: those overlapping it, and the latest writes completed ` +
     `before them):`,
     ...shown.map((operation) =>

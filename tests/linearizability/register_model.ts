@@ -7,7 +7,13 @@
 import { assert, assertNever } from "../../src/util/assert.ts";
 import type { Operation } from "./history.ts";
 import { KEY_TRANSITIONS_MAX } from "./limits.ts";
-import { EMPTY_STATE, STATE_TABLE_FULL, type StateId, StateTable } from "./state_table.ts";
+import {
+  EMPTY_STATE,
+  NO_PARENT,
+  STATE_TABLE_FULL,
+  type StateId,
+  StateTable,
+} from "./state_table.ts";
 
 /** What {@link RegisterModel.step} returns when a get's output differs from the value. */
 export const REJECTED = -1;
@@ -96,9 +102,26 @@ export class RegisterModel {
     const pair = state * this.#operations.length + index;
     const known = this.#reachable.get(pair);
     if (known !== undefined) return known;
-    const reachable = operation.output.startsWith(this.#states.value(state));
+    const reachable = this.#isPrefix(state, index, operation.output);
     if (this.#reachable.size < KEY_TRANSITIONS_MAX) this.#reachable.set(pair, reachable);
     return reachable;
+  }
+
+  /**
+   * Whether the value of `state` starts `output`. Values run to kilobytes, and the search asks
+   * about each new state right after its parent: when the answer for the parent is memoised,
+   * only the suffix the append added is compared.
+   */
+  #isPrefix(state: StateId, index: number, output: string): boolean {
+    const parent = this.#states.parent(state);
+    if (parent !== NO_PARENT) {
+      const parentReachable = this.#reachable.get(parent * this.#operations.length + index);
+      if (parentReachable === false) return false;
+      if (parentReachable === true) {
+        return output.startsWith(this.#states.suffix(state), this.#states.value(parent).length);
+      }
+    }
+    return output.startsWith(this.#states.value(state));
   }
 
   /** The string value of `state`. */

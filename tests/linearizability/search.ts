@@ -144,11 +144,12 @@ class KeySearch {
       }
       if (outcome === "skipped") {
         entry = this.#events.next(entry);
-      } else if (this.#doomedReturn()) {
-        entry = this.#backtrack();
-      } else {
-        entry = this.#events.first();
+        continue;
       }
+      // A get changes neither the value nor what lies ahead (but itself), so the look that
+      // passed before it would pass again; skipping a look only ever costs pruning.
+      const wrote = this.#operations[this.#events.operationAt(entry)]?.kind !== "get";
+      entry = wrote && this.#doomedReturn() ? this.#backtrack() : this.#events.first();
     }
   }
 

@@ -19,18 +19,26 @@ export type StateId = number;
 /** The id of "" (the value of a missing key) in every table. */
 export const EMPTY_STATE: StateId = 0;
 
+/** The parent of a state that no append built (an input value). */
+export const NO_PARENT = -1;
+
 /** What {@link StateTable.append} returns once a limit would be passed. */
 export const STATE_TABLE_FULL = -2;
 
 /**
  * Interned register values of one key.
  *
- * Invariant: `#values[#ids.get(v)] === v` for every interned v; ids are dense from 0.
+ * Invariant: `#values[#ids.get(v)] === v` for every interned v; ids are dense from 0; a state
+ * with a parent p has the value `#values[p] + #suffixes[state]`.
  */
 export class StateTable {
   readonly #ids = new Map<string, StateId>();
   readonly #values: string[] = [];
   readonly #appended = new Map<number, StateId>();
+  /** Per state: the state it was first built from by an append, or NO_PARENT for inputs. */
+  readonly #parents: StateId[] = [];
+  /** Per state: the suffix that append added ("" for inputs). */
+  readonly #suffixes: string[] = [];
   readonly #operationCount: number;
   #builtChars = 0;
 
@@ -59,7 +67,7 @@ export class StateTable {
     const known = this.#ids.get(value);
     if (known !== undefined) return known;
     assert(this.#values.length < KEY_STATES_MAX, "KEY_STATES_MAX must exceed the input values");
-    return this.#add(value);
+    return this.#add(value, NO_PARENT, "");
   }
 
   /** The state after appending `suffix` (operation `index`) to `state`, or STATE_TABLE_FULL. */
@@ -76,7 +84,7 @@ export class StateTable {
         this.#builtChars + value.length > KEY_STATE_CHARS_MAX;
       if (full) return STATE_TABLE_FULL;
       this.#builtChars += value.length;
-      id = this.#add(value);
+      id = this.#add(value, state, suffix);
     }
     this.#appended.set(transition, id);
     return id;
@@ -89,9 +97,25 @@ export class StateTable {
     return value;
   }
 
-  #add(value: string): StateId {
+  /** The state `state` was first built from by an append, or NO_PARENT if it is an input. */
+  parent(state: StateId): StateId | typeof NO_PARENT {
+    const parent = this.#parents[state];
+    assert(parent !== undefined, `StateTable: no state ${state}`);
+    return parent;
+  }
+
+  /** What the append that built `state` from its parent added ("" for an input). */
+  suffix(state: StateId): string {
+    const suffix = this.#suffixes[state];
+    assert(suffix !== undefined, `StateTable: no state ${state}`);
+    return suffix;
+  }
+
+  #add(value: string, parent: StateId | typeof NO_PARENT, suffix: string): StateId {
     const id = this.#values.length;
     this.#values.push(value);
+    this.#parents.push(parent);
+    this.#suffixes.push(suffix);
     this.#ids.set(value, id);
     return id;
   }

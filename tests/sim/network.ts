@@ -29,6 +29,12 @@ export interface NetworkFaults {
   duplicateRate: number;
   /** Probability of loss on an unreliable network. */
   dropRate: number;
+  /**
+   * Long reordering holds back replies only, as the lab's labrpc does. This also holds back
+   * requests: harsher than the lab, and beyond Raft's timing assumption (broadcast time well
+   * below the election timeout) when vote requests wait longer than an election timeout.
+   */
+  reorderRequests: boolean;
 }
 
 /** Routes messages between node indexes 0..n-1 (node id = index + 1). */
@@ -43,6 +49,7 @@ export class SimNetwork {
     longReordering: false,
     duplicateRate: 0.01,
     dropRate: 0.1,
+    reorderRequests: false,
   };
   /** RPCs (requests) sent and delivered, per receiver. */
   readonly rpcsReceived: number[];
@@ -92,7 +99,8 @@ export class SimNetwork {
     }
     for (let copy = 0; copy < copies; copy++) {
       let delay = faults.unreliable ? this.#random.int(27) : this.#random.float() * 0.5;
-      if (faults.longReordering && this.#random.chance(600 / 900)) {
+      const reorderable = faults.reorderRequests || !REQUEST_TYPES.has(message.type);
+      if (faults.longReordering && reorderable && this.#random.chance(600 / 900)) {
         delay += 200 + this.#random.int(1 + this.#random.int(2000));
       }
       this.#scheduler.at(delay, () => {

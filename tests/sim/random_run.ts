@@ -18,6 +18,8 @@ const CATCH_UP_MS = 60_000;
 export interface FaultMix {
   readonly unreliable: boolean;
   readonly longReordering: boolean;
+  /** Long reordering also holds back requests (harsher than the lab; safety only). */
+  readonly reorderRequests: boolean;
   readonly crashes: boolean;
   readonly partitions: boolean;
   readonly asymmetric: boolean;
@@ -60,6 +62,7 @@ export function drawFaultMix(random: Prng): FaultMix {
   return {
     unreliable: random.chance(0.5),
     longReordering: random.chance(0.25),
+    reorderRequests: random.chance(0.3),
     crashes: random.chance(0.6),
     partitions: random.chance(0.7),
     asymmetric: random.chance(0.3),
@@ -125,6 +128,7 @@ export function randomRun(seed: number, options: RunOptions = {}): RunReport {
   };
   try {
     cluster.setReliable(!mix.unreliable);
+    cluster.network.faults.reorderRequests = mix.reorderRequests;
     while (cluster.now < durationMs) {
       // Clients: propose to a random node, then to the leader it names, as a clerk would.
       const burst = 1 + random.int(8);

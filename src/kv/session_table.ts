@@ -1,0 +1,87 @@
+/**
+ * Client sessions of one shard (Raft thesis §6.3): the last sequence number applied for each
+ * client and its reply, so a retried write is answered from the cache instead of applied
+ * twice. Bounded by count (least recently used dropped first) and by idle time measured in
+ * log time, so every replica expires the same sessions at the same log index.
+ *
+ * Invariant: iteration order of #sessions is least recently used first, and `lastUsedMs` is
+ * non-decreasing along it (log time never goes backwards).
+ */
+
+import { assert } from "../util/assert.ts";
+import type { KvReply } from "./command.ts";
+import { CLIENT_SESSIONS_MAX, SESSION_IDLE_MS_MAX } from "./limits.ts";
+
+/** One client's session. */
+export interface Session {
+  readonly clientId: number;
+  readonly seq: number;
+  readonly reply: KvReply;
+  readonly lastUsedMs: number;
+}
+
+/** What a write's session says before it is applied. */
+export type SessionCheck =
+  | { readonly kind: "new" }
+  | { readonly kind: "duplicate"; readonly reply: KvReply }
+  | { readonly kind: "stale"; readonly lastSeq: number }
+  | { readonly kind: "expired" };
+
+/** The sessions of one shard. */
+export class SessionTable {
+  readonly #sessions = new Map<number, Session>();
+  readonly #maxSessions: number;
+
+  constructor(maxSessions = CLIENT_SESSIONS_MAX) {
+    assert(maxSessions >= 1, "A session table holds at least one session");
+    this.#maxSessions = maxSessions;
+  }
+
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  /** Classifies write `seq` of `clientId`. Sequence numbers start at 1. */
+  check(clientId: number, seq: number): SessionCheck {
+    const session = this.#sessions.get(clientId);
+    if (session === undefined) return seq === 1 ? { kind: "new" } : { kind: "expired" };
+    if (seq === session.seq) return { kind: "duplicate", reply: session.reply };
+    if (seq < session.seq) return { kind: "stale", lastSeq: session.seq };
+    return { kind: "new" };
+  }
+
+  /** Records the reply of write `seq` at log time `nowMs`. */
+  record(clientId: number, seq: number, reply: KvReply, nowMs: number): void {
+    this.#sessions.delete(clientId);
+    this.#sessions.set(clientId, { clientId, seq, reply, lastUsedMs: nowMs });
+    while (this.#sessions.size > this.#maxSessions) {
+      const oldest = this.#sessions.keys().next().value as number;
+      this.#sessions.delete(oldest);
+    }
+  }
+
+  /** Drops sessions idle for longer than the limit at log time `nowMs`. */
+  expire(nowMs: number): void {
+    for (const session of this.#sessions.values()) {
+      if (nowMs - session.lastUsedMs <= SESSION_IDLE_MS_MAX) break;
+      this.#sessions.delete(session.clientId);
+    }
+  }
+
+  /** Sessions in least-recently-used order (for snapshots and shard migration). */
+  entries(): IterableIterator<Session> {
+    return this.#sessions.values();
+  }
+
+  /** Adds a session from a snapshot or a migrated shard, keeping the newer of two. */
+  merge(session: Session): void {
+    const existing = this.#sessions.get(session.clientId);
+    if (existing !== undefined && existing.seq >= session.seq) return;
+    this.record(
+      session.clientId,
+      session.seq,
+      session.reply,
+      Math.max(session.lastUsedMs, existing?.lastUsedMs ?? 0),
+    );
+  }
+}
