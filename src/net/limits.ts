@@ -6,7 +6,11 @@
  */
 
 import { assert } from "../util/assert.ts";
-import { APPEND_BYTES_MAX, SNAPSHOT_CHUNK_BYTES_MAX } from "../raft/core/limits.ts";
+import {
+  APPEND_BYTES_MAX,
+  APPEND_ENTRIES_MAX,
+  SNAPSHOT_CHUNK_BYTES_MAX,
+} from "../raft/core/limits.ts";
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -22,6 +26,8 @@ export const READ_CHUNK_BYTES = 64 * KIB;
 
 /** Most Raft messages in one batch frame. */
 export const BATCH_MESSAGES_MAX = 16_384;
+/** Most entries in one append message the decoder accepts. */
+export const ENTRIES_PER_MESSAGE_MAX = 65_536;
 /** A peer writer stops adding messages to a batch once its estimated size reaches this. */
 export const BATCH_BYTES_TARGET = 4 * MIB;
 /** Upper bound on the encoded size of a message's fixed fields (tag, header, counters, headers of arrays and bins). */
@@ -67,9 +73,9 @@ assert(BATCH_BYTES_TARGET <= MESSAGE_BYTES_MAX, "a batch target must fit in a fr
 // An entry's encoded overhead (at most 25 bytes) is close to the 24 bytes `entryBytes` charges
 // for it, so an append the core limits to APPEND_BYTES_MAX encodes to under twice that.
 assert(2 * APPEND_BYTES_MAX <= MESSAGE_BYTES_MAX, "the largest append must fit in one frame");
+assert(APPEND_ENTRIES_MAX <= ENTRIES_PER_MESSAGE_MAX, "the largest append must decode");
 assert(SNAPSHOT_CHUNK_BYTES_MAX <= MESSAGE_BYTES_MAX, "a snapshot chunk must fit in one frame");
 assert(MESSAGE_BYTES_MAX <= PEER_QUEUE_BYTES_MAX, "a peer queue must hold the largest message");
 assert(FRAME_BYTES_MAX <= WRITE_QUEUE_BYTES_MAX, "a write queue must hold the largest frame");
 assert(RPC_INFLIGHT_MAX <= RPC_CLIENT_PENDING_MAX, "a client may fill a server's window");
 assert(RECONNECT_DELAY_MIN_MS <= RECONNECT_DELAY_MAX_MS, "reconnect delays are ordered");
-assert(RECONNECT_DELAY_MAX_MS < HANDSHAKE_TIMEOUT_MS, "retrying must be faster than giving up");

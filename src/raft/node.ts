@@ -57,6 +57,11 @@ export interface RaftNodeOptions {
   readonly onRead?: (context: ReadContext, outcome: ReadOutcome) => void;
   /** Called when storage fails: the node has stopped and the process must not go on. */
   readonly onFatal?: (error: Error) => void;
+  /**
+   * Called after each batch is applied and advanced: the state machine is exactly at
+   * `core.applied`, so this is where an application decides to snapshot (`compact`).
+   */
+  readonly onApplied?: () => void;
 }
 
 /** One running replica. */
@@ -67,6 +72,7 @@ export class RaftNode {
   readonly #stateMachine: StateMachine;
   readonly #onRead: (context: ReadContext, outcome: ReadOutcome) => void;
   readonly #onFatal: (error: Error) => void;
+  readonly #onApplied: () => void;
   /** Reads confirmed by the leader, waiting for the applied index to reach theirs (FIFO, indexes ascending). */
   readonly #readsAwaitingApply: { context: ReadContext; index: Index }[] = [];
   #compaction: Snapshot | null = null;
@@ -85,6 +91,7 @@ export class RaftNode {
     this.#onFatal = options.onFatal ?? ((error) => {
       throw error;
     });
+    this.#onApplied = options.onApplied ?? (() => {});
     if (persisted.snapshot !== null) this.#stateMachine.restore(persisted.snapshot);
   }
 
@@ -221,6 +228,7 @@ export class RaftNode {
       else this.#onRead(read.context, { ok: false, error: read.error });
     }
     this.#serveReads();
+    this.#onApplied();
   }
 
   #serveReads(): void {

@@ -45,7 +45,7 @@ export function reportIllegal(
 }
 
 /** The window described in the file comment, ordered by call time. */
-export function windowAround(
+function windowAround(
   operations: readonly Operation[],
   blocked: CompletedGetOperation,
 ): Operation[] {
@@ -70,7 +70,9 @@ export function windowAround(
       (completedBefore.has(operation) && returnOf(operation) >= latestCall))
   );
   assert(window.length > 0, "the window is never empty");
-  return window.sort((left, right) => left.call - right.call || returnOf(left) - returnOf(right));
+  return window.sort((left, right) =>
+    left.call - right.call || compareNumbers(returnOf(left), returnOf(right))
+  );
 }
 
 /** One line describing `operation`, e.g. `client 2 get("x") -> "1" [call 4, return 6]`. */
@@ -118,6 +120,11 @@ function explain(key: string, window: readonly Operation[], found: BlockedGet): 
   ];
   if (window.length > shown.length) lines.push(`  ... and ${window.length - shown.length} more`);
   return lines.join("\n");
+}
+
+/** Like subtraction, but Infinity equals Infinity (subtraction would give NaN). */
+function compareNumbers(left: number, right: number): number {
+  return left === right ? 0 : left < right ? -1 : 1;
 }
 
 function returnOf(operation: Operation): number {

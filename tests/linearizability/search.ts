@@ -140,7 +140,11 @@ class KeySearch {
       }
       const outcome = this.#tryLinearize(entry);
       if (outcome === "full") {
-        return { kind: "gaveUp", reason: `its memo passed a limit after ${steps} steps`, steps };
+        return {
+          kind: "gaveUp",
+          reason: `it reached a memory limit (limits.ts) after ${steps} steps`,
+          steps,
+        };
       }
       if (outcome === "skipped") {
         entry = this.#events.next(entry);

@@ -83,7 +83,16 @@ function snapcommon(cluster: SimCluster, fault: Fault): number {
   return largest;
 }
 
-const variants: { name: string; fault: Fault; reliable: boolean; seeds: number[] }[] = [
+interface Variant {
+  readonly name: string;
+  readonly fault: Fault;
+  readonly reliable: boolean;
+  readonly seeds: readonly number[];
+  /** Seeds that fail for a reason outside this test, run by an ignored twin until fixed. */
+  readonly knownFailing?: { readonly seeds: readonly number[]; readonly why: string };
+}
+
+const variants: readonly Variant[] = [
   {
     name:
       "raft: the log is compacted into the application's snapshot and the Raft state stays small (§7; lab SnapshotBasic)",
@@ -103,7 +112,10 @@ const variants: { name: string; fault: Fault; reliable: boolean; seeds: number[]
       "raft: a disconnected follower catches up by InstallSnapshot on an unreliable network (§7; lab SnapshotInstallUnreliable)",
     fault: "disconnect",
     reliable: false,
-    seeds: [121, 122, 123],
+    // 158 and 335 once needed 6-7 elections (13 s) with the leader cut off: a round needs four
+    // messages (PreVote and vote, each way), and at 10 % loss a third of rounds failed, each
+    // retry waiting a full 1-2 s timeout. Candidates now re-ask silent voters every heartbeat.
+    seeds: [121, 122, 123, 158, 335],
   },
   {
     name:
@@ -121,18 +133,29 @@ const variants: { name: string; fault: Fault; reliable: boolean; seeds: number[]
   },
 ];
 
-for (const { name, fault, reliable, seeds } of variants) {
-  scenario({ name, file: FILE, seeds }, (seed) => {
-    const cluster = new SimCluster({ nodes: 3, seed, snapshotEvery: SNAPSHOT_EVERY });
-    cluster.setReliable(reliable);
-    const chunks = countChunks(cluster);
-    const largest = snapcommon(cluster, fault);
-    note(seed, `largest Raft state ${largest} B, snapshot chunks sent ${chunks.sent}`);
-    if (fault === "disconnect") {
-      const total = chunks.sent.reduce((a, b) => a + b, 0);
-      assert.ok(total > 0, "no InstallSnapshot was sent: the test proved nothing");
-    }
-  });
+/** One snapcommon run of `variant` under `seed`, with its size and InstallSnapshot checks. */
+function snapshotScenario(variant: Variant, seed: number): void {
+  const cluster = new SimCluster({ nodes: 3, seed, snapshotEvery: SNAPSHOT_EVERY });
+  cluster.setReliable(variant.reliable);
+  const chunks = countChunks(cluster);
+  const largest = snapcommon(cluster, variant.fault);
+  note(seed, `largest Raft state ${largest} B, snapshot chunks sent ${chunks.sent}`);
+  if (variant.fault === "disconnect") {
+    const total = chunks.sent.reduce((a, b) => a + b, 0);
+    assert.ok(total > 0, "no InstallSnapshot was sent: the test proved nothing");
+  }
+}
+
+for (const variant of variants) {
+  const { name, seeds, knownFailing } = variant;
+  scenario({ name, file: FILE, seeds }, (seed) => snapshotScenario(variant, seed));
+  if (knownFailing === undefined) continue;
+  scenario({
+    name: `${name}, with seeds that fail because ${knownFailing.why}`,
+    file: FILE,
+    seeds: knownFailing.seeds,
+    ignore: true,
+  }, (seed) => snapshotScenario(variant, seed));
 }
 
 const ALL_CRASH =
@@ -250,5 +273,11 @@ scenario({ name: CHUNKED, file: FILE, seeds: [171, 172, 173] }, (seed) => {
   assert.ok(resent.some((key) => key.endsWith(":0")), "the transfer did not start over");
   cluster.setReliable(true);
   cluster.one(randomValue(cluster), 3, true);
-  note(seed, `largest Raft state ${cluster.maxRaftStateBytes()} B`);
+  note(
+    seed,
+    `snapshot ${snapshotBytes} B in ${toVictim.length} chunks (${
+      new Set(toVictim).size
+    } distinct); ` +
+      `${resent.length} chunks after the mid-transfer restart`,
+  );
 });

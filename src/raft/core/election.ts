@@ -15,6 +15,16 @@ export function tickElection(raft: Raft): void {
   if (raft.electionElapsed >= raft.randomizedElectionTimeout) {
     raft.electionElapsed = 0;
     campaign(raft, false);
+    return;
+  }
+  if (raft.role === "candidate" || raft.role === "preCandidate") {
+    // On a lossy network one lost request or answer would cost a whole election timeout.
+    // Asking the silent voters again each heartbeat interval is safe: a (pre-)vote for the
+    // same candidate in the same term is answered the same way (§5.2 allows retries).
+    if (++raft.heartbeatElapsed >= raft.config.heartbeatTicks) {
+      raft.heartbeatElapsed = 0;
+      requestVotes(raft, raft.role === "preCandidate" ? "preVote" : "vote", false, true);
+    }
   }
 }
 
@@ -24,17 +34,7 @@ export function campaign(raft: Raft, transfer: boolean): void {
     raft.becomePreCandidate();
     raft.votes.set(raft.id, true);
     if (raft.quorum === 1) return startElection(raft, false);
-    const term = asTerm(raft.term + 1);
-    for (const peer of raft.peers) {
-      raft.send({
-        type: "preVote",
-        from: raft.id,
-        to: peer,
-        term,
-        lastIndex: raft.log.lastIndex(),
-        lastTerm: raft.log.lastTerm(),
-      });
-    }
+    requestVotes(raft, "preVote", false, false);
     return;
   }
   startElection(raft, transfer);
@@ -44,16 +44,36 @@ function startElection(raft: Raft, transfer: boolean): void {
   raft.becomeCandidate();
   raft.votes.set(raft.id, true);
   if (raft.quorum === 1) return raft.becomeLeader();
+  raft.transferCampaign = transfer;
+  requestVotes(raft, "vote", transfer, false);
+}
+
+/** Sends (pre-)vote requests to every peer, or with `onlySilent` to those that have not answered. */
+function requestVotes(
+  raft: Raft,
+  type: "preVote" | "vote",
+  transfer: boolean,
+  onlySilent: boolean,
+): void {
+  // A pre-vote asks about the term we would campaign in; a vote is for our (new) term.
+  const term = type === "preVote" ? asTerm(raft.term + 1) : raft.term;
+  const lastIndex = raft.log.lastIndex();
+  const lastTerm = raft.log.lastTerm();
   for (const peer of raft.peers) {
-    raft.send({
-      type: "vote",
-      from: raft.id,
-      to: peer,
-      term: raft.term,
-      lastIndex: raft.log.lastIndex(),
-      lastTerm: raft.log.lastTerm(),
-      transfer,
-    });
+    if (onlySilent && raft.votes.has(peer)) continue;
+    if (type === "preVote") {
+      raft.send({ type, from: raft.id, to: peer, term, lastIndex, lastTerm });
+    } else {
+      raft.send({
+        type,
+        from: raft.id,
+        to: peer,
+        term,
+        lastIndex,
+        lastTerm,
+        transfer: transfer || raft.transferCampaign,
+      });
+    }
   }
 }
 

@@ -98,6 +98,8 @@ export class Raft {
   /** Leader only: the node leadership is being handed to, and for how many ticks. */
   transferee: NodeId | null = null;
   transferElapsed = 0;
+  /** Candidate only: this election was started by TimeoutNow (its vote requests say so). */
+  transferCampaign = false;
   /** Leader only: bytes proposed in this term and not yet committed. */
   uncommittedBytes = 0;
   /** Leader only: something changed that followers should hear about at the next ready. */
@@ -468,6 +470,7 @@ export class Raft {
     this.progress.clear();
     this.transferee = null;
     this.transferElapsed = 0;
+    this.transferCampaign = false;
     this.uncommittedBytes = 0;
     this.needsBroadcast = false;
   }

@@ -165,7 +165,8 @@ export class RaftLog {
   firstIndexOfTermAt(index: Index): Index {
     const term = this.term(index);
     assert(term !== undefined, () => `No term at ${index}`);
-    let low = this.firstIndex();
+    // At the snapshot boundary the earlier terms are gone: the snapshot index is the answer.
+    let low = asIndex(Math.min(this.firstIndex(), index));
     let high = index;
     // Terms never decrease, so binary search for the first index whose term equals `term`.
     while (low < high) {

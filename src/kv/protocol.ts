@@ -1,0 +1,73 @@
+/**
+ * The client protocol of the KV service: requests a clerk sends over RPC and the responses it
+ * gets. Plain msgpack maps (readable in captures; small next to the values they carry).
+ * Every request is validated into the typed union before it is used.
+ */
+
+import type { NotLeader } from "../raft/core/types.ts";
+import type { KvError } from "./command.ts";
+
+/** A client request. Writes carry the session tag that makes them exactly-once. */
+export type KvRequest =
+  | { readonly type: "get"; readonly key: string }
+  | {
+    readonly type: "put";
+    readonly key: string;
+    readonly value: string;
+    readonly clientId: number;
+    readonly seq: number;
+  }
+  | {
+    readonly type: "append";
+    readonly key: string;
+    readonly value: string;
+    readonly clientId: number;
+    readonly seq: number;
+  }
+  | {
+    readonly type: "delete";
+    readonly key: string;
+    readonly clientId: number;
+    readonly seq: number;
+  };
+
+/** Every way a request can fail, all normal operation. */
+export type KvResponseError =
+  | KvError
+  | NotLeader
+  | { readonly code: "busy"; readonly message: string }
+  | { readonly code: "wrongGroup"; readonly shard: number }
+  | { readonly code: "badRequest"; readonly message: string };
+
+/** The response to a request. */
+export type KvResponse =
+  | { readonly ok: true; readonly value?: string }
+  | { readonly ok: false; readonly error: KvResponseError };
+
+/** Validates an RPC body into a request, or says what is wrong with it. */
+export function parseRequest(
+  body: unknown,
+): { ok: true; request: KvRequest } | { ok: false; message: string } {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    return { ok: false, message: "request must be a map" };
+  }
+  const fields = body as Record<string, unknown>;
+  const { type, key } = fields;
+  if (typeof key !== "string") return { ok: false, message: "key must be a string" };
+  if (type === "get") return { ok: true, request: { type, key } };
+  const { clientId, seq } = fields;
+  if (!isPositiveSafe(clientId) || !isPositiveSafe(seq)) {
+    return { ok: false, message: "clientId and seq must be positive safe integers" };
+  }
+  if (type === "delete") return { ok: true, request: { type, key, clientId, seq } };
+  if (type === "put" || type === "append") {
+    const { value } = fields;
+    if (typeof value !== "string") return { ok: false, message: "value must be a string" };
+    return { ok: true, request: { type, key, value, clientId, seq } };
+  }
+  return { ok: false, message: `unknown request type ${JSON.stringify(type)}` };
+}
+
+function isPositiveSafe(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value > 0;
+}
