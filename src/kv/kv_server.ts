@@ -80,12 +80,21 @@ export class KvServer {
 
   /** Serves one client request; the promise settles when the answer is known. */
   handle(request: KvRequest): Promise<KvResponse> {
-    if (this.node.core.role !== "leader") return Promise.resolve(this.#notLeader());
-    if (request.type === "get") return this.#read(request.key);
+    return new Promise((resolve) => this.submit(request, resolve));
+  }
+
+  /**
+   * Serves one client request and calls `respond` exactly once with the answer, possibly
+   * synchronously. (Callbacks rather than promises so that the simulator, whose event loop is
+   * synchronous, sees each answer at the virtual instant it is given.)
+   */
+  submit(request: KvRequest, respond: (response: KvResponse) => void): void {
+    if (this.node.core.role !== "leader") return respond(this.#notLeader());
+    if (request.type === "get") return this.#read(request.key, respond);
     const sizeError = checkSizes(request.key, request.type === "delete" ? null : request.value);
-    if (sizeError !== null) return Promise.resolve({ ok: false, error: sizeError });
+    if (sizeError !== null) return respond({ ok: false, error: sizeError });
     if (this.#pendingWrites.size >= PENDING_PROPOSALS_MAX) {
-      return Promise.resolve(this.#busy("too many pending writes"));
+      return respond(this.#busy("too many pending writes"));
     }
     const timeMs = this.#options.now();
     const command: KvCommand = request.type === "delete"
@@ -99,29 +108,28 @@ export class KvServer {
         timeMs,
       };
     const result = this.node.propose(encodeCommand(command));
-    if (!result.ok) {
-      const error = result.error;
-      switch (error.code) {
-        case "notLeader":
-          return Promise.resolve({ ok: false, error });
-        case "transferring":
-          return Promise.resolve({ ok: false, error: { code: "notLeader", leaderHint: error.to } });
-        case "busy":
-          return Promise.resolve(this.#busy(`${error.uncommittedBytes} bytes await commitment`));
-        case "tooLarge":
-          return Promise.resolve({
-            ok: false,
-            error: { code: "valueTooLarge", bytes: error.bytes, maxBytes: error.maxBytes },
-          });
-      }
-    }
-    return new Promise((resolve) => {
+    if (result.ok) {
       this.#pendingWrites.set(result.index, {
         term: result.term,
-        resolve,
+        resolve: respond,
         proposedTick: this.#ticks,
       });
-    });
+      return;
+    }
+    const error = result.error;
+    switch (error.code) {
+      case "notLeader":
+        return respond({ ok: false, error });
+      case "transferring":
+        return respond({ ok: false, error: { code: "notLeader", leaderHint: error.to } });
+      case "busy":
+        return respond(this.#busy(`${error.uncommittedBytes} bytes await commitment`));
+      case "tooLarge":
+        return respond({
+          ok: false,
+          error: { code: "valueTooLarge", bytes: error.bytes, maxBytes: error.maxBytes },
+        });
+    }
   }
 
   /** One tick: drives Raft and fails requests that can no longer be answered here. */
@@ -151,25 +159,23 @@ export class KvServer {
     return this.#pendingWrites.size;
   }
 
-  #read(key: string): Promise<KvResponse> {
+  #read(key: string, respond: (response: KvResponse) => void): void {
     const sizeError = checkSizes(key, null);
-    if (sizeError !== null) return Promise.resolve({ ok: false, error: sizeError });
+    if (sizeError !== null) return respond({ ok: false, error: sizeError });
     if (this.#pendingReads.size >= PENDING_READS_MAX) {
-      return Promise.resolve(this.#busy("too many pending reads"));
+      return respond(this.#busy("too many pending reads"));
     }
     const context = this.#nextReadContext++;
-    return new Promise((resolve) => {
-      this.#pendingReads.set(context, { key, resolve });
-      const result = this.node.readIndex(context);
-      if (!result.ok) {
-        this.#pendingReads.delete(context);
-        resolve(
-          result.error.code === "busy"
-            ? this.#busy("too many pending reads")
-            : { ok: false, error: result.error },
-        );
-      }
-    });
+    this.#pendingReads.set(context, { key, resolve: respond });
+    const result = this.node.readIndex(context);
+    // A refused read may already have been answered (and removed) by a synchronous callback.
+    if (!result.ok && this.#pendingReads.delete(context)) {
+      respond(
+        result.error.code === "busy"
+          ? this.#busy("too many pending reads")
+          : { ok: false, error: result.error },
+      );
+    }
   }
 
   #onRead(context: number, outcome: ReadOutcome): void {

@@ -28,8 +28,10 @@ import { FrameError, writeFrameHeader } from "./frame.ts";
 import {
   BATCH_MESSAGES_MAX,
   ENTRIES_PER_MESSAGE_MAX,
+  ENTRY_OVERHEAD_BYTES,
   FRAME_BYTES_MAX,
   FRAME_HEADER_BYTES,
+  MESSAGE_OVERHEAD_BYTES,
 } from "./limits.ts";
 
 /** The numeric tag that starts each message on the wire. Never reuse a retired number. */
@@ -129,6 +131,26 @@ export function encodeBatchFrame(
   writeFrameHeader(frame, 0, body.byteLength);
   frame.set(body, FRAME_HEADER_BYTES);
   return frame;
+}
+
+/**
+ * An upper bound on the encoded size of `message`, computed without encoding it: queues
+ * account with it, and a batch whose estimates fit in a frame is sure to fit once encoded.
+ */
+export function estimateMessageBytes(message: Message): number {
+  switch (message.type) {
+    case "append": {
+      let bytes = MESSAGE_OVERHEAD_BYTES;
+      for (const entry of message.entries) {
+        bytes += ENTRY_OVERHEAD_BYTES + (entry.type === "command" ? entry.data.byteLength : 0);
+      }
+      return bytes;
+    }
+    case "installSnapshot":
+      return MESSAGE_OVERHEAD_BYTES + message.chunk.byteLength;
+    default:
+      return MESSAGE_OVERHEAD_BYTES;
+  }
 }
 
 /** Decodes and validates one message. Never throws. */

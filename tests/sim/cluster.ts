@@ -17,6 +17,7 @@ import { Scheduler } from "./scheduler.ts";
 import { SimNetwork } from "./network.ts";
 import { SafetyChecker } from "./checker.ts";
 import { encodeCommand, RecordingStateMachine } from "./state_machine.ts";
+import { KvServer } from "../../src/kv/kv_server.ts";
 
 /** Settings of a simulated cluster. */
 export interface SimOptions {
@@ -30,18 +31,28 @@ export interface SimOptions {
   readonly raft?: Partial<Omit<RaftConfig, "id" | "voters" | "random">>;
   /** Most virtual milliseconds an fsync takes. */
   readonly fsyncMaxMs?: number;
+  /** Run the KV service on every replica instead of the recording state machine. */
+  readonly kv?: { readonly shardCount: number; readonly snapshotThresholdBytes: number };
 }
 
 /** What a replica looks like while it runs. */
 interface Replica {
   readonly node: RaftNode;
-  readonly stateMachine: RecordingStateMachine;
+  /** The recording state machine (Raft-level simulations), or null in KV mode. */
+  readonly stateMachine: RecordingStateMachine | null;
+  /** The KV server (KV mode), or null. */
+  readonly kv: KvServer | null;
   /** Bumped on every crash, so timers of an old incarnation do nothing. */
   readonly generation: number;
 }
 
 /** The lab's "RaftElectionTimeout": the tester allows an election to take about a second. */
 export const ELECTION_TIMEOUT_MS = 1000;
+
+/** The last index a replica's state machine applied. */
+function appliedOf(replica: Replica): number {
+  return replica.kv !== null ? replica.kv.appliedIndex : replica.stateMachine!.lastApplied;
+}
 
 /** A simulated cluster of `nodes` replicas, indexed 0..n-1 (node id = index + 1). */
 export class SimCluster {
@@ -98,7 +109,6 @@ export class SimCluster {
   start(k: number): void {
     assert(this.replicas[k] === null, () => `node ${k} is already running`);
     const generation = ++this.#generation;
-    const stateMachine = new RecordingStateMachine(k, this.checker);
     const config: RaftConfig = {
       ...RAFT_DEFAULTS,
       ...this.#options.raft,
@@ -106,14 +116,29 @@ export class SimCluster {
       voters: this.#ids,
       random: this.random.fork(),
     };
-    const node = new RaftNode({
-      config,
-      storage: this.storages[k]!,
-      transport: { send: (messages) => this.network.send(messages) },
-      stateMachine,
-      onRead: (context, outcome) => this.onRead(k, context, outcome),
-    });
-    const replica: Replica = { node, stateMachine, generation };
+    const storage = this.storages[k]!;
+    const transport = { send: (messages: readonly Message[]) => this.network.send(messages) };
+    const kvOptions = this.#options.kv;
+    let replica: Replica;
+    if (kvOptions === undefined) {
+      const stateMachine = new RecordingStateMachine(k, this.checker);
+      const node = new RaftNode({
+        config,
+        storage,
+        transport,
+        stateMachine,
+        onRead: (context, outcome) => this.onRead(k, context, outcome),
+      });
+      replica = { node, stateMachine, kv: null, generation };
+    } else {
+      const kv = new KvServer({
+        raft: { config, storage, transport },
+        shardCount: kvOptions.shardCount,
+        snapshotThresholdBytes: kvOptions.snapshotThresholdBytes,
+        now: () => Math.floor(this.now),
+      });
+      replica = { node: kv.node, stateMachine: null, kv, generation };
+    }
     this.replicas[k] = replica;
     this.checker.onRestart(k);
     // Each replica's clock starts at a random phase, as real processes do.
@@ -121,7 +146,8 @@ export class SimCluster {
     const tick = () => {
       if (this.replicas[k]?.generation !== generation) return;
       this.#touched.add(k);
-      node.tick();
+      if (replica.kv !== null) replica.kv.tick();
+      else replica.node.tick();
       this.#maybeSnapshot(k);
       this.scheduler.at(this.#tickMs, tick);
     };
@@ -132,7 +158,8 @@ export class SimCluster {
   crash(k: number): void {
     const replica = this.replicas[k];
     if (replica === null || replica === undefined) return;
-    replica.node.stop();
+    if (replica.kv !== null) replica.kv.stop();
+    else replica.node.stop();
     this.replicas[k] = null;
     const durable = this.storages[k]!;
     durable.crash();
@@ -242,7 +269,7 @@ export class SimCluster {
     let max = 0;
     for (const replica of this.replicas) {
       if (replica !== null && replica !== undefined) {
-        max = Math.max(max, replica.stateMachine.lastApplied);
+        max = Math.max(max, appliedOf(replica));
       }
     }
     return max;
@@ -314,8 +341,8 @@ export class SimCluster {
     for (let k = 0; k < this.n; k++) {
       const replica = this.replicas[k];
       if (replica === null || replica === undefined) continue;
-      if (replica.stateMachine.lastApplied < index) continue;
-      const v = replica.stateMachine.values[index - 1];
+      if (appliedOf(replica) < index) continue;
+      const v = replica.stateMachine?.values[index - 1];
       if (count > 0 && v !== value) {
         throw new Error(`committed values do not match: index ${index}, ${value}, ${v}`);
       }
@@ -410,9 +437,9 @@ export class SimCluster {
     const applied = replica.node.core.applied;
     if (
       applied - replica.node.core.log.snapshotIndex >= every &&
-      replica.stateMachine.lastApplied === applied
+      appliedOf(replica) === applied
     ) {
-      replica.node.compact(asIndex(applied), replica.stateMachine.snapshot());
+      replica.node.compact(asIndex(applied), replica.stateMachine!.snapshot());
     }
   }
 

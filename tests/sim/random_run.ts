@@ -225,7 +225,7 @@ function noteCommitted(cluster: SimCluster, seen: Map<number, string>): void {
   for (let k = 0; k < cluster.n; k++) {
     const replica = cluster.replicas[k];
     if (replica === null || replica === undefined) continue;
-    const values = replica.stateMachine.values;
+    const values = replica.stateMachine!.values;
     for (let index = Math.max(1, values.length - 50); index <= values.length; index++) {
       const value = values[index - 1];
       if (typeof value === "string") seen.set(index, value);

@@ -190,7 +190,7 @@ scenario({ name: INIT, file: FILE, seeds: [161, 162, 163] }, (seed) => {
       cluster.start(k);
       cluster.connect(k);
       // The restarted server's state machine starts from the snapshot, not from index 0.
-      const applied = cluster.replicas[k]!.stateMachine.lastApplied;
+      const applied = cluster.replicas[k]!.stateMachine!.lastApplied;
       assert.equal(applied, snapshot.meta.index, `node ${k} did not reload its snapshot`);
     }
   };

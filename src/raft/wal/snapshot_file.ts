@@ -13,7 +13,7 @@
 
 import { join } from "node:path";
 import { asIndex, asTerm, type Snapshot, type SnapshotMeta } from "../core/types.ts";
-import { ByteReader, ByteWriter } from "./bytes.ts";
+import { ByteReader, ByteWriter, DecodeError } from "./bytes.ts";
 import { crc32c } from "./crc32c.ts";
 import { syncDirectory, writeAll } from "./file_sync.ts";
 import { SNAPSHOT_HEADER_BYTES, WAL_SNAPSHOT_BYTES_MAX } from "./limits.ts";

@@ -1,0 +1,205 @@
+/**
+ * The KV client. Each write carries the clerk's session (client id, sequence number); retries
+ * reuse the sequence number, so a write applies exactly once however often it is resent.
+ * Every call takes an optional deadline or AbortSignal; when it passes, the call ends in a
+ * {@link TimeoutError} whose outcome is unknown (the write may or may not have applied).
+ */
+
+import { assert } from "../util/assert.ts";
+import type { Random } from "../util/prng.ts";
+import {
+  CLERK_BACKOFF_INITIAL_MS,
+  CLERK_BACKOFF_MAX_MS,
+  type ClerkAction,
+  OperationAttempt,
+} from "./clerk_core.ts";
+import type { KvRequest, KvResponse, KvResponseError } from "./protocol.ts";
+
+/** How a clerk reaches server number `server` (0-based). It rejects on loss or timeout. */
+export interface KvTransport {
+  readonly servers: number;
+  call(
+    server: number,
+    request: KvRequest,
+    options: { timeoutMs: number; signal?: AbortSignal },
+  ): Promise<KvResponse>;
+  close(): void | Promise<void>;
+}
+
+/** The deadline passed before an answer arrived; a write may or may not have been applied. */
+export class TimeoutError extends Error {
+  override readonly name = "TimeoutError";
+  readonly code = "timeout";
+  readonly outcome = "unknown";
+}
+
+/** The service refused the operation for a reason retrying cannot fix. */
+export class KvRequestError extends Error {
+  override readonly name = "KvRequestError";
+  readonly code: KvResponseError["code"];
+  readonly detail: KvResponseError;
+  constructor(detail: KvResponseError) {
+    super(describeError(detail));
+    this.code = detail.code;
+    this.detail = detail;
+  }
+}
+
+/** Per-call options. */
+export interface CallOptions {
+  /** Give up after this many milliseconds (default: the clerk's `defaultTimeoutMs`). */
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+/** What a clerk is built from. */
+export interface ClerkOptions {
+  readonly transport: KvTransport;
+  /** A random 53-bit id by default; must be unique among live clients. */
+  readonly clientId?: number;
+  readonly random: Random;
+  readonly defaultTimeoutMs?: number;
+  /** How long one server gets to answer before the next is tried. */
+  readonly attemptTimeoutMs?: number;
+}
+
+/** A client of the replicated KV service. */
+export class Clerk {
+  readonly clientId: number;
+  readonly #transport: KvTransport;
+  readonly #random: Random;
+  readonly #defaultTimeoutMs: number;
+  readonly #attemptTimeoutMs: number;
+  #seq = 0;
+  #leaderGuess = 0;
+  #busy = false;
+
+  constructor(options: ClerkOptions) {
+    this.#transport = options.transport;
+    this.#random = options.random;
+    this.clientId = options.clientId ?? randomClientId();
+    this.#defaultTimeoutMs = options.defaultTimeoutMs ?? 10_000;
+    this.#attemptTimeoutMs = options.attemptTimeoutMs ?? 1_000;
+  }
+
+  /** The value of `key`, or "" when it is missing. */
+  async get(key: string, options: CallOptions = {}): Promise<string> {
+    const response = await this.#run({ type: "get", key }, options);
+    return response.value ?? "";
+  }
+
+  async put(key: string, value: string, options: CallOptions = {}): Promise<void> {
+    await this.#run(
+      { type: "put", key, value, clientId: this.clientId, seq: ++this.#seq },
+      options,
+    );
+  }
+
+  async append(key: string, value: string, options: CallOptions = {}): Promise<void> {
+    await this.#run(
+      { type: "append", key, value, clientId: this.clientId, seq: ++this.#seq },
+      options,
+    );
+  }
+
+  async delete(key: string, options: CallOptions = {}): Promise<void> {
+    await this.#run({ type: "delete", key, clientId: this.clientId, seq: ++this.#seq }, options);
+  }
+
+  async close(): Promise<void> {
+    await this.#transport.close();
+  }
+
+  async #run(request: KvRequest, options: CallOptions): Promise<KvResponse & { ok: true }> {
+    // One operation at a time per session: sequence numbers must reach the servers in order.
+    assert(
+      !this.#busy,
+      "A Clerk runs one operation at a time; use one Clerk per concurrent client",
+    );
+    this.#busy = true;
+    const deadline = performance.now() + (options.timeoutMs ?? this.#defaultTimeoutMs);
+    try {
+      const attempt = new OperationAttempt({
+        servers: this.#transport.servers,
+        backoffInitialMs: CLERK_BACKOFF_INITIAL_MS,
+        backoffMaxMs: CLERK_BACKOFF_MAX_MS,
+        random: this.#random,
+      }, this.#leaderGuess);
+      let action: ClerkAction = attempt.first();
+      for (;;) {
+        const remaining = deadline - performance.now();
+        if (options.signal?.aborted || remaining <= 0) {
+          throw new TimeoutError(
+            `${request.type} ${JSON.stringify(request.key)}: no answer before the deadline`,
+          );
+        }
+        switch (action.type) {
+          case "done": {
+            this.#leaderGuess = attempt.server;
+            if (action.response.ok) return action.response;
+            throw new KvRequestError(action.response.error);
+          }
+          case "sleep":
+            await sleep(Math.min(action.ms, remaining), options.signal);
+            action = attempt.afterSleep();
+            break;
+          case "send":
+            try {
+              const signal = options.signal;
+              const response = await this.#transport.call(action.server, request, {
+                timeoutMs: Math.min(this.#attemptTimeoutMs, remaining),
+                ...(signal ? { signal } : {}),
+              });
+              action = attempt.onReply(response);
+            } catch {
+              action = attempt.onFailure();
+            }
+            break;
+        }
+      }
+    } finally {
+      this.#busy = false;
+    }
+  }
+}
+
+function randomClientId(): number {
+  const words = crypto.getRandomValues(new Uint32Array(2));
+  return (words[0]! & 0x1fffff) * 0x1_0000_0000 + words[1]! + 1;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** A sentence for an error code. */
+export function describeError(error: KvResponseError): string {
+  switch (error.code) {
+    case "notLeader":
+      return `not the leader${
+        error.leaderHint === null ? "" : ` (leader hint: node ${error.leaderHint})`
+      }`;
+    case "busy":
+      return `server busy: ${error.message}`;
+    case "wrongGroup":
+      return `shard ${error.shard} is not served by this group`;
+    case "badRequest":
+      return `bad request: ${error.message}`;
+    case "sessionExpired":
+      return `client session ${error.clientId} expired; the outcome of its last write is unknown`;
+    case "staleRequest":
+      return `request ${error.seq} is older than the last applied (${error.lastSeq})`;
+    case "keyTooLarge":
+      return `key is ${error.bytes} bytes; the limit is ${error.maxBytes}`;
+    case "valueTooLarge":
+      return `value is ${error.bytes} bytes; the limit is ${error.maxBytes}`;
+  }
+}
