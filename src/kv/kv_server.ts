@@ -60,6 +60,8 @@ export class KvServer {
   readonly #pendingWrites = new Map<number, PendingWrite>();
   readonly #pendingReads = new Map<number, PendingRead>();
   #nextReadContext = 1;
+  /** Index of the last snapshot asked for; it is in flight while above the log's snapshot index. */
+  #snapshotRequested = 0;
   #ticks = 0;
   /** Counters for metrics: writes applied, reads served, snapshots taken. */
   readonly counters = { writesApplied: 0, readsServed: 0, snapshots: 0, busy: 0 };
@@ -234,6 +236,9 @@ export class KvServer {
     if (threshold < 0) return;
     if (this.#options.raft.storage.raftStateBytes() < threshold) return;
     if (this.appliedIndex <= this.node.core.log.snapshotIndex) return;
+    // One snapshot at a time: until the last one is durable the log still looks long.
+    if (this.#snapshotRequested > this.node.core.log.snapshotIndex) return;
+    this.#snapshotRequested = this.appliedIndex;
     this.counters.snapshots++;
     this.node.compact(this.appliedIndex as Index, this.state.snapshot());
   }

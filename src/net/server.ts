@@ -103,7 +103,10 @@ export class NetServer {
 
   /** Binds the port and starts accepting. */
   static async listen(options: NetServerOptions): Promise<NetServer> {
-    assert(!options.allowedPeers.has(options.selfId), "a node is not its own peer");
+    assert(
+      Number.isSafeInteger(options.port) && options.port >= 0 && options.port <= 65_535,
+      "port in range",
+    );
     const key = await importClusterKey(options.secret);
     const listener = Deno.listen({ hostname: options.host, port: options.port });
     const server = new NetServer(options, key, listener);

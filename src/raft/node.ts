@@ -114,6 +114,13 @@ export class RaftNode {
     this.#pump();
   }
 
+  /** A batch of messages (one network read): stepped together, then one ready loop. */
+  receiveAll(messages: readonly Message[]): void {
+    if (this.#stopped) return;
+    for (const message of messages) this.core.step(message);
+    this.#pump();
+  }
+
   /** Proposes a command; see {@link Raft.propose}. */
   propose(data: Uint8Array): ProposeResult {
     if (this.#stopped) return { ok: false, error: { code: "notLeader", leaderHint: null } };

@@ -71,7 +71,7 @@ function parseSeed(text: string): number {
 
 /** The commands node k has applied, by index - 1 (null stands for a leader's no-op). */
 export function appliedValues(cluster: SimCluster, k: number): readonly (string | null)[] {
-  return cluster.replicas[k]?.stateMachine!.values ?? [];
+  return cluster.replicas[k]?.stateMachine?.values ?? [];
 }
 
 /** True when some running node has applied `value` at some index. */

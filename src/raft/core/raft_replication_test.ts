@@ -12,12 +12,14 @@ import type { AppendRequest, Message } from "./messages.ts";
 import { Raft } from "./raft.ts";
 import {
   command,
+  electWithoutAppends,
   isKind,
   logTerms,
   LONGEST_TIMEOUT,
   persistedLog,
   Router,
   run,
+  SHORTEST_TIMEOUT,
   testConfig,
 } from "./test_support.ts";
 import { asIndex, asNodeId, asTerm, type Entry } from "./types.ts";
@@ -64,18 +66,6 @@ function rejection(
     conflictTerm: t(conflictTerm),
     conflictIndex: i(conflictIndex),
   };
-}
-
-/** Ticks `id` until it campaigns, then delivers everything but appends until the vote ends. */
-function electWithoutAppends(router: Router, id: number): Raft {
-  const core = router.core(id);
-  while (core.role === "follower") router.tick(id);
-  const previous = router.drop;
-  router.drop = (message) => message.type === "append" || previous(message);
-  router.stabilize();
-  router.drop = previous;
-  assert.equal(core.role, "leader");
-  return core;
 }
 
 /**
@@ -351,10 +341,14 @@ Deno.test("raft: CheckQuorum: a leader steps down after an election timeout with
 });
 
 Deno.test("raft: a leader cut off by a partition steps down when an answer shows a newer term (§5.1)", () => {
-  const router = new Router(3, { random: LONGEST_TIMEOUT });
+  // Node 2 campaigns after 10 ticks; node 3 (19) is then out of node 1's lease but quiet.
+  const router = new Router(
+    3,
+    (id) => ({ random: id === 2 ? SHORTEST_TIMEOUT : LONGEST_TIMEOUT }),
+  );
   const old = router.elect(1);
   router.isolate(1);
-  for (let tick = 0; tick < 19; tick++) {
+  for (let tick = 0; tick < 10; tick++) {
     router.tick(2);
     router.tick(3);
   }

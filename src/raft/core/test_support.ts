@@ -300,6 +300,18 @@ export class Router {
   }
 }
 
+/** Ticks `id` until it campaigns, then delivers everything but appends until the vote ends. */
+export function electWithoutAppends(router: Router, id: number): Raft {
+  const core = router.core(id);
+  for (let k = 0; k < 1000 && core.role === "follower"; k++) router.tick(id);
+  const previous = router.drop;
+  router.drop = (message) => message.type === "append" || previous(message);
+  router.stabilize();
+  router.drop = previous;
+  assert(core.role === "leader", () => `Core ${id} did not win: it is a ${core.role}`);
+  return core;
+}
+
 /** True for messages of kind `type` (optionally from `from` to `to`). */
 export function isKind<T extends Message["type"]>(
   type: T,

@@ -22,7 +22,7 @@
 
 import { assert } from "../../util/assert.ts";
 import { type Logger, silentLogger } from "../../util/logger.ts";
-import type { PersistedState, Snapshot, SnapshotMeta } from "../core/types.ts";
+import { asIndex, type PersistedState, type Snapshot, type SnapshotMeta } from "../core/types.ts";
 import type { PersistBatch, Storage } from "../storage.ts";
 import { DirectoryLock } from "./dir_lock.ts";
 import { WAL_SEGMENT_BYTES_MAX, WAL_SEGMENT_BYTES_MIN } from "./limits.ts";
@@ -32,6 +32,7 @@ import { type LiveSegment, recover, removeObsoleteSegments } from "./recovery.ts
 import { ActiveSegment, type AppendResult } from "./segment.ts";
 import { snapshotFileName, writeSnapshotFile } from "./snapshot_file.ts";
 import { ioError, StorageError } from "./storage_error.ts";
+import { isNotFound } from "./file_sync.ts";
 import { join } from "node:path";
 
 /** How to open a {@link FileStorage}. */
@@ -209,7 +210,12 @@ export class FileStorage implements Storage {
     if (change.compaction !== null) this.#snapshot = batch.compaction;
     else if (batch.received !== null) this.#snapshot = batch.received;
     this.invariants();
-    if (this.#snapshot !== previousSnapshot) await this.#cleanUp(previousSnapshot?.meta ?? null);
+    if (this.#snapshot !== previousSnapshot) {
+      // The files that may now be stale: the previous snapshot, and a received one that a
+      // newer compaction in the same batch superseded at once.
+      const candidates = [previousSnapshot?.meta ?? null, batch.received?.meta ?? null];
+      await this.#cleanUp(candidates.filter((meta) => meta !== null));
+    }
   }
 
   /** Creates the next segment with its header and `record` in one durable append. */
@@ -219,7 +225,7 @@ export class FileStorage implements Storage {
     const header = encodeRecord({
       kind: "segmentHeader",
       sequence,
-      firstIndex: (state.lastIndex + 1) as LogState["hardState"]["commit"],
+      firstIndex: asIndex(state.lastIndex + 1),
       hardState: state.hardState,
       snapshot: state.snapshot,
     });
@@ -241,11 +247,12 @@ export class FileStorage implements Storage {
   }
 
   /** Best effort: what is left behind is removed by the next clean-up or start-up. */
-  async #cleanUp(previous: SnapshotMeta | null): Promise<void> {
+  async #cleanUp(staleSnapshots: readonly SnapshotMeta[]): Promise<void> {
     try {
-      if (previous !== null && !sameMeta(previous, this.#state.snapshot)) {
-        await Deno.remove(join(this.#dir, snapshotFileName(previous))).catch((error) => {
-          if (!(error instanceof Deno.errors.NotFound)) throw error;
+      for (const meta of staleSnapshots) {
+        if (sameMeta(meta, this.#state.snapshot)) continue;
+        await Deno.remove(join(this.#dir, snapshotFileName(meta))).catch((error) => {
+          if (!isNotFound(error)) throw error;
         });
       }
       await removeObsoleteSegments(

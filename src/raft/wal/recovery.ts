@@ -189,6 +189,19 @@ async function replaySegments(
         : ` (a valid record follows at offset ${damage.nextValidOffset}, so not a torn write)`;
       throw corrupt(damage.offset, damage.reason + after);
     }
+    if (isLast && scan.records.length === 0) {
+      // The crash came while the segment was being created (it may even be empty): nothing in
+      // it was acknowledged. Only the very first segment may be the only one, since the
+      // segment before the active one is never deleted.
+      logger.warn("WAL segment was torn while being created; removing it", {
+        file: path,
+        bytes: bytes.length,
+      });
+      if (k === 0 && segment.sequence !== 1) throw corrupt(0, "the only segment has no header");
+      await removeFile(dir, segment.name);
+      if (fsync) await syncDirectory(dir);
+      break;
+    }
     if (verdict === "tornTail" && damage !== null) {
       logger.warn("WAL has a torn tail from a crash; truncating it", {
         file: path,
@@ -196,14 +209,6 @@ async function replaySegments(
         bytes: bytes.length - damage.offset,
         reason: damage.reason,
       });
-      if (scan.records.length === 0) {
-        // The crash came while the segment was being created: nothing in it was acknowledged.
-        // Only the very first segment may be the only one (older ones are never all deleted).
-        if (k === 0 && segment.sequence !== 1) throw corrupt(0, "the only segment has no header");
-        await removeFile(dir, segment.name);
-        if (fsync) await syncDirectory(dir);
-        break;
-      }
       await truncateFile(path, damage.offset, fsync);
     }
     const [first, ...rest] = scan.records;

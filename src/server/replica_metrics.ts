@@ -1,0 +1,109 @@
+/**
+ * The Prometheus metrics of a replica process: Raft progress read from the core at scrape
+ * time, counters and latency histograms updated by the storage and the ready loop, and
+ * network bytes per peer read from the transport and server statistics.
+ */
+
+import type { RaftNode } from "../raft/node.ts";
+import type { NetServer } from "../net/server.ts";
+import type { TcpTransport } from "../net/tcp_transport.ts";
+import { type Histogram, MetricsRegistry } from "../util/metrics.ts";
+import type { KvServer } from "../kv/kv_server.ts";
+
+/** Metrics the process updates as things happen (the rest are read at scrape time). */
+export interface ReplicaMetrics {
+  readonly registry: MetricsRegistry;
+  readonly fsyncMs: Histogram;
+  /** Leadership changes seen by this replica. */
+  noteLeader(leader: number | null): void;
+  render(): string;
+}
+
+/** Registers every metric of a KV replica. */
+export function createReplicaMetrics(
+  parts: {
+    kv: () => KvServer | null;
+    node: () => RaftNode | null;
+    transport: () => TcpTransport | null;
+    server: () => NetServer | null;
+  },
+): ReplicaMetrics {
+  const registry = new MetricsRegistry();
+  const core = () => parts.node()?.core ?? null;
+  registry.gauge("shardkv_raft_term", "Current Raft term.").collect(() => core()?.term ?? 0);
+  registry.gauge("shardkv_raft_is_leader", "1 when this replica leads its group.").collect(
+    () => (core()?.role === "leader" ? 1 : 0),
+  );
+  registry.gauge("shardkv_raft_commit_index", "Highest log index known committed.").collect(() =>
+    core()?.commit ?? 0
+  );
+  registry.gauge("shardkv_raft_applied_index", "Highest log index applied to the state machine.")
+    .collect(() => core()?.applied ?? 0);
+  registry.gauge("shardkv_raft_last_index", "Last index in the log.").collect(() =>
+    core()?.log.lastIndex() ?? 0
+  );
+  registry.gauge("shardkv_raft_snapshot_index", "Index covered by the latest snapshot.").collect(
+    () => core()?.log.snapshotIndex ?? 0,
+  );
+  registry.gauge("shardkv_raft_log_bytes", "Bytes of log entries held after the snapshot.").collect(
+    () => core()?.log.entriesBytes ?? 0,
+  );
+  const leaderChanges = registry.counter(
+    "shardkv_raft_leader_changes_total",
+    "Times this replica saw the leader change.",
+  );
+  registry.gauge("shardkv_kv_writes_applied_total", "KV writes applied.").collect(() =>
+    parts.kv()?.counters.writesApplied ?? 0
+  );
+  registry.gauge("shardkv_kv_reads_served_total", "Linearizable reads served.").collect(() =>
+    parts.kv()?.counters.readsServed ?? 0
+  );
+  registry.gauge("shardkv_kv_snapshots_total", "Snapshots taken by the state machine.").collect(
+    () => parts.kv()?.counters.snapshots ?? 0,
+  );
+  registry.gauge("shardkv_kv_busy_total", "Requests refused because the server was busy.").collect(
+    () => parts.kv()?.counters.busy ?? 0,
+  );
+  registry.gauge("shardkv_kv_pending_writes", "Writes waiting for their entry to apply.").collect(
+    () => parts.kv()?.pendingWrites ?? 0,
+  );
+  const fsyncMs = registry.histogram(
+    "shardkv_storage_fsync_ms",
+    "Latency of WAL fdatasync, in milliseconds.",
+  );
+  const bytesSent = registry.gauge("shardkv_net_peer_bytes_sent", "Bytes sent to each peer.");
+  const bytesReceived = registry.gauge(
+    "shardkv_net_peer_bytes_received",
+    "Bytes received from each peer.",
+  );
+  const dropped = registry.gauge(
+    "shardkv_net_peer_messages_dropped",
+    "Raft messages dropped for each peer (queue full or failed write).",
+  );
+  const connected = registry.gauge(
+    "shardkv_net_peer_connected",
+    "1 when the outbound connection to the peer is up.",
+  );
+  let lastLeader: number | null | undefined;
+  return {
+    registry,
+    fsyncMs,
+    noteLeader(leader) {
+      if (lastLeader !== undefined && leader !== lastLeader && leader !== null) leaderChanges.inc();
+      if (leader !== null) lastLeader = leader;
+      else if (lastLeader === undefined) lastLeader = null;
+    },
+    render() {
+      for (const link of parts.transport()?.stats() ?? []) {
+        const labels = { peer: String(link.peer) };
+        bytesSent.set(link.bytesSent, labels);
+        dropped.set(link.messagesDropped, labels);
+        connected.set(link.connected ? 1 : 0, labels);
+      }
+      for (const peer of parts.server()?.stats().peers ?? []) {
+        bytesReceived.set(peer.bytesReceived, { peer: String(peer.peer) });
+      }
+      return registry.render();
+    },
+  };
+}
