@@ -8,6 +8,8 @@
 
 import { parseArgs } from "node:util";
 import { type Config, findReplica, loadConfig } from "../config/mod.ts";
+import { describeExit, superviseLocal } from "../supervisor/mod.ts";
+import { assertNever } from "../util/assert.ts";
 import { VERSION } from "../version.ts";
 import { checkOperation, parseOperation } from "./clerk_operation.ts";
 import type { CliIo } from "./io.ts";
@@ -147,8 +149,40 @@ async function runClerk(args: readonly string[], io: CliIo): Promise<number> {
   return notImplemented("clerk", "clerk", io);
 }
 
+/** `local`: supervise every process of the config on this host (src/supervisor). */
 async function runLocal(args: readonly string[], io: CliIo): Promise<number> {
-  return await runConfigOnly("local", "local supervisor", args, io);
+  const { values } = parseFlags("local", () =>
+    parseArgs({
+      args: [...args],
+      options: { config: { type: "string" }, "no-restart": { type: "boolean" }, ...HELP_OPTION },
+      strict: true,
+    }));
+  if (values.help === true) return printUsage("local", io);
+  const config = await loadCommandConfig("local", values.config);
+  const outcome = await superviseLocal({
+    config,
+    configPath: values.config ?? "",
+    restart: values["no-restart"] !== true,
+    io,
+  });
+  switch (outcome.kind) {
+    case "stopped":
+      return EXIT_OK;
+    case "allExited": {
+      const exits = [...outcome.exits].map(([id, exit]) =>
+        `${id}: ${exit === undefined ? "could not be started" : describeExit(exit)}`
+      );
+      throw new CommandExit(
+        EXIT_FAILURE,
+        `shardkv local: every process has exited and --no-restart is set (${exits.join(", ")}); ` +
+          "their output above says why",
+      );
+    }
+    case "failed":
+      throw new CommandExit(EXIT_FAILURE, `shardkv local: ${outcome.message}`);
+    default:
+      return assertNever(outcome, "local outcome");
+  }
 }
 
 async function runStatus(args: readonly string[], io: CliIo): Promise<number> {

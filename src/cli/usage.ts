@@ -120,12 +120,17 @@ Examples:
   },
   local: {
     summary: "start every process of a config file on this host",
-    usage: "shardkv local --config FILE",
+    usage: "shardkv local --config FILE [--no-restart]",
     body: `Starts every replica of every group (and of the shard master) in FILE as a
-child process on this host and supervises them: the demo and development setup.
+child process on this host and supervises them: the demo and development setup. Each
+output line is tagged with its replica id; a table shows every admin endpoint. Data
+directories (<storage.data_dir>/<REPLICA>) are created. A process that exits is reported
+and restarted after 1 s, 2 s, 4 s ... up to 30 s (back to 1 s after a minute of running).
+Ctrl-C or SIGTERM stops every process (SIGTERM, then SIGKILL after 5 s) and exits 0.
 
 Flags:
 ${CONFIG_FLAG}
+  --no-restart       Leave a process that exits down; exit 1 once all have exited.
 ${HELP_FLAG}
 
 Example:

@@ -37,7 +37,12 @@ export type StorageFactory = () => Promise<StorageHarness>;
 
 /** A command entry with `text` as its data. */
 export function command(index: number, term: number, text = `${index}@${term}`): Entry {
-  return { type: "command", term: asTerm(term), index: asIndex(index), data: new TextEncoder().encode(text) };
+  return {
+    type: "command",
+    term: asTerm(term),
+    index: asIndex(index),
+    data: new TextEncoder().encode(text),
+  };
 }
 
 /** A no-op entry. */
@@ -47,7 +52,11 @@ export function noop(index: number, term: number): Entry {
 
 /** A hard state. */
 export function hardState(term: number, votedFor: number | null, commit: number): HardState {
-  return { term: asTerm(term), votedFor: votedFor === null ? null : asNodeId(votedFor), commit: asIndex(commit) };
+  return {
+    term: asTerm(term),
+    votedFor: votedFor === null ? null : asNodeId(votedFor),
+    commit: asIndex(commit),
+  };
 }
 
 /** A snapshot whose data is `bytes` bytes derived from its index. */
@@ -93,8 +102,14 @@ export function runStorageContract(name: string, factory: StorageFactory): void 
   });
 
   test("entries and hard state written survive a restart unchanged", async (harness) => {
-    await persist(harness.storage, batch({ entries: [noop(1, 1), ...commands(2, 4, 1)], hardState: hardState(1, 2, 0) }));
-    await persist(harness.storage, batch({ entries: commands(5, 6, 1), hardState: hardState(1, 2, 4) }));
+    await persist(
+      harness.storage,
+      batch({ entries: [noop(1, 1), ...commands(2, 4, 1)], hardState: hardState(1, 2, 0) }),
+    );
+    await persist(
+      harness.storage,
+      batch({ entries: commands(5, 6, 1), hardState: hardState(1, 2, 4) }),
+    );
     await persist(harness.storage, batch({ hardState: hardState(2, null, 4) }));
     const before = harness.storage.load();
     assert.deepEqual(before, {
@@ -106,9 +121,19 @@ export function runStorageContract(name: string, factory: StorageFactory): void 
   });
 
   test("entries written at a stored index replace it and every entry after it (§5.3)", async (harness) => {
-    await persist(harness.storage, batch({ entries: commands(1, 10, 1), hardState: hardState(1, 1, 3) }));
-    await persist(harness.storage, batch({ entries: commands(6, 7, 2), hardState: hardState(2, 3, 3) }));
-    const expected = { hardState: hardState(2, 3, 3), snapshot: null, entries: [...commands(1, 5, 1), ...commands(6, 7, 2)] };
+    await persist(
+      harness.storage,
+      batch({ entries: commands(1, 10, 1), hardState: hardState(1, 1, 3) }),
+    );
+    await persist(
+      harness.storage,
+      batch({ entries: commands(6, 7, 2), hardState: hardState(2, 3, 3) }),
+    );
+    const expected = {
+      hardState: hardState(2, 3, 3),
+      snapshot: null,
+      entries: [...commands(1, 5, 1), ...commands(6, 7, 2)],
+    };
     assert.deepEqual(harness.storage.load(), expected);
     assert.deepEqual((await harness.reopen()).load(), expected);
     await persist(harness.storage, batch({ entries: commands(1, 1, 3) }));
@@ -117,14 +142,30 @@ export function runStorageContract(name: string, factory: StorageFactory): void 
   });
 
   test("a snapshot received from the leader replaces the whole log and the previous snapshot (§7)", async (harness) => {
-    await persist(harness.storage, batch({ entries: commands(1, 20, 1), hardState: hardState(1, 1, 10) }));
+    await persist(
+      harness.storage,
+      batch({ entries: commands(1, 20, 1), hardState: hardState(1, 1, 10) }),
+    );
     await persist(harness.storage, batch({ compaction: snapshot(5, 1) }));
-    await persist(harness.storage, batch({ received: snapshot(30, 3, 500), hardState: hardState(3, null, 30) }));
-    const expected = { hardState: hardState(3, null, 30), snapshot: snapshot(30, 3, 500), entries: [] };
+    await persist(
+      harness.storage,
+      batch({ received: snapshot(30, 3, 500), hardState: hardState(3, null, 30) }),
+    );
+    const expected = {
+      hardState: hardState(3, null, 30),
+      snapshot: snapshot(30, 3, 500),
+      entries: [],
+    };
     assert.deepEqual(harness.storage.load(), expected);
     assert.deepEqual((await harness.reopen()).load(), expected);
-    await persist(harness.storage, batch({ entries: commands(31, 33, 3), hardState: hardState(3, null, 32) }));
-    await persist(harness.storage, batch({ received: snapshot(32, 3), entries: commands(33, 33, 3) }));
+    await persist(
+      harness.storage,
+      batch({ entries: commands(31, 33, 3), hardState: hardState(3, null, 32) }),
+    );
+    await persist(
+      harness.storage,
+      batch({ received: snapshot(32, 3), entries: commands(33, 33, 3) }),
+    );
     assert.deepEqual((await harness.reopen()).load(), {
       hardState: hardState(3, null, 32),
       snapshot: snapshot(32, 3),
@@ -133,15 +174,29 @@ export function runStorageContract(name: string, factory: StorageFactory): void 
   });
 
   test("a compaction drops the entries it covers and keeps the later ones (§7)", async (harness) => {
-    await persist(harness.storage, batch({ entries: commands(1, 30, 2), hardState: hardState(2, 1, 25) }));
-    await persist(harness.storage, batch({ compaction: snapshot(12, 2, 300), entries: commands(31, 32, 2) }));
-    const expected = { hardState: hardState(2, 1, 25), snapshot: snapshot(12, 2, 300), entries: commands(13, 32, 2) };
+    await persist(
+      harness.storage,
+      batch({ entries: commands(1, 30, 2), hardState: hardState(2, 1, 25) }),
+    );
+    await persist(
+      harness.storage,
+      batch({ compaction: snapshot(12, 2, 300), entries: commands(31, 32, 2) }),
+    );
+    const expected = {
+      hardState: hardState(2, 1, 25),
+      snapshot: snapshot(12, 2, 300),
+      entries: commands(13, 32, 2),
+    };
     assert.deepEqual(harness.storage.load(), expected);
     assert.deepEqual((await harness.reopen()).load(), expected);
     await persist(harness.storage, batch({ compaction: snapshot(32, 2, 10) }));
     await persist(harness.storage, batch({ compaction: snapshot(20, 2) })); // Older: changes nothing.
     const reopened = (await harness.reopen()).load();
-    assert.deepEqual(reopened, { hardState: hardState(2, 1, 25), snapshot: snapshot(32, 2, 10), entries: [] });
+    assert.deepEqual(reopened, {
+      hardState: hardState(2, 1, 25),
+      snapshot: snapshot(32, 2, 10),
+      entries: [],
+    });
     await persist(harness.storage, batch({ entries: commands(33, 34, 3) }));
     assert.deepEqual((await harness.reopen()).load().entries, commands(33, 34, 3));
   });
@@ -195,7 +250,10 @@ export function runStorageContract(name: string, factory: StorageFactory): void 
   test("raftStateBytes counts the live log and hard state; snapshotBytes the snapshot data", async (harness) => {
     const empty = harness.storage.raftStateBytes();
     assert.equal(harness.storage.snapshotBytes(), 0);
-    await persist(harness.storage, batch({ entries: commands(1, 50, 1), hardState: hardState(1, 1, 50) }));
+    await persist(
+      harness.storage,
+      batch({ entries: commands(1, 50, 1), hardState: hardState(1, 1, 50) }),
+    );
     const full = harness.storage.raftStateBytes();
     assert.ok(full > empty + 50 * 4, `${full} bytes for 50 entries`);
     await persist(harness.storage, batch({ compaction: snapshot(40, 1, 1234) }));
@@ -216,7 +274,11 @@ export function runStorageContract(name: string, factory: StorageFactory): void 
         await persist(harness.storage, item);
         assert.deepEqual(harness.storage.load(), model.load(), `seed ${seed} step ${step}`);
         if (random.chance(0.1)) {
-          assert.deepEqual((await harness.reopen()).load(), model.load(), `seed ${seed} restart at ${step}`);
+          assert.deepEqual(
+            (await harness.reopen()).load(),
+            model.load(),
+            `seed ${seed} restart at ${step}`,
+          );
         }
       }
       assert.deepEqual((await harness.reopen()).load(), model.load(), `seed ${seed} final restart`);
@@ -256,10 +318,17 @@ function randomBatch(random: Prng, model: MemoryStorage): PersistBatch {
       lastIndex + 1 - random.int(6),
     );
     const count = 1 + random.int(12);
-    entries = Array.from({ length: count }, (_, k) =>
-      random.chance(0.1) ? noop(from + k, term) : command(from + k, term, "x".repeat(random.int(300))));
+    entries = Array.from(
+      { length: count },
+      (_, k) =>
+        random.chance(0.1)
+          ? noop(from + k, term)
+          : command(from + k, term, "x".repeat(random.int(300))),
+    );
   }
   const vote = random.chance(0.5) ? 1 + random.int(5) : null;
-  const hard = random.chance(0.6) ? hardState(term, vote, Math.min(lastIndex, random.int(lastIndex + 1))) : null;
+  const hard = random.chance(0.6)
+    ? hardState(term, vote, Math.min(lastIndex, random.int(lastIndex + 1)))
+    : null;
   return { received, compaction, entries, hardState: hard };
 }

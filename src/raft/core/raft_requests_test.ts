@@ -33,7 +33,11 @@ Deno.test("raft: a new leader does not answer a read until it commits an entry o
   router.drop = isKind("append");
   router.tickAll(2); // A periodic heartbeat round, acknowledged by both followers.
   assert.ok(router.sentWhere(isKind("heartbeatResponse", undefined, 1)).length >= 2);
-  assert.deepEqual(router.readStates.get(n(1)), [], "acknowledged, but nothing of term 2 committed");
+  assert.deepEqual(
+    router.readStates.get(n(1)),
+    [],
+    "acknowledged, but nothing of term 2 committed",
+  );
   router.drop = () => false;
   router.tickAll(2);
   assert.equal(leader.commit, 3);

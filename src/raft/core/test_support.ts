@@ -331,3 +331,88 @@ export function logTerms(core: Raft): Term[] {
   }
   return terms;
 }
+
+const FROM = asNodeId(2);
+const TO = asNodeId(1);
+
+/** One well-formed message of every kind, from node 2 to node 1. */
+export const WELL_FORMED: readonly Message[] = [
+  {
+    type: "preVote",
+    from: FROM,
+    to: TO,
+    term: asTerm(3),
+    lastIndex: asIndex(5),
+    lastTerm: asTerm(2),
+  },
+  { type: "preVoteResponse", from: FROM, to: TO, term: asTerm(3), granted: true },
+  {
+    type: "vote",
+    from: FROM,
+    to: TO,
+    term: asTerm(3),
+    lastIndex: asIndex(5),
+    lastTerm: asTerm(3),
+    transfer: false,
+  },
+  { type: "voteResponse", from: FROM, to: TO, term: asTerm(3), granted: false },
+  {
+    type: "append",
+    from: FROM,
+    to: TO,
+    term: asTerm(3),
+    prevIndex: asIndex(4),
+    prevTerm: asTerm(2),
+    entries: [command(5, 2), command(6, 3)],
+    commit: asIndex(4),
+  },
+  { type: "appendAccepted", from: FROM, to: TO, term: asTerm(3), matchIndex: asIndex(6) },
+  {
+    type: "appendRejected",
+    from: FROM,
+    to: TO,
+    term: asTerm(3),
+    rejectedIndex: asIndex(6),
+    conflictTerm: asTerm(2),
+    conflictIndex: asIndex(3),
+  },
+  { type: "heartbeat", from: FROM, to: TO, term: asTerm(3), commit: asIndex(4), round: 7 },
+  { type: "heartbeatResponse", from: FROM, to: TO, term: asTerm(3), round: 7 },
+  {
+    type: "installSnapshot",
+    from: FROM,
+    to: TO,
+    term: asTerm(3),
+    snapshotIndex: asIndex(9),
+    snapshotTerm: asTerm(2),
+    totalBytes: 10,
+    offset: 8,
+    chunk: new Uint8Array(2),
+  },
+  {
+    type: "installSnapshotResponse",
+    from: FROM,
+    to: TO,
+    term: asTerm(3),
+    snapshotIndex: asIndex(9),
+    nextOffset: 10,
+    installed: false,
+  },
+  { type: "timeoutNow", from: FROM, to: TO, term: asTerm(3) },
+];
+
+/** Numbers that are never a valid term, index, offset or round. */
+export const BAD_NUMBERS: readonly number[] = [
+  -1,
+  Number.NaN,
+  1.5,
+  Number.POSITIVE_INFINITY,
+  Number.MAX_SAFE_INTEGER + 2,
+];
+
+/** The numeric fields of `message` other than from / to. */
+export function numericFields(message: Message): string[] {
+  return Object.entries(message)
+    .filter(([key, value]) => typeof value === "number" && key !== "from" && key !== "to")
+    .map(([key]) => key);
+}

@@ -20,7 +20,7 @@
  * instead of appending after a possibly partial record.
  */
 
-import { assert } from "../../util/assert.ts";
+import { assert, AssertionError } from "../../util/assert.ts";
 import { type Logger, silentLogger } from "../../util/logger.ts";
 import { asIndex, type PersistedState, type Snapshot, type SnapshotMeta } from "../core/types.ts";
 import type { PersistBatch, Storage } from "../storage.ts";
@@ -133,10 +133,14 @@ export class FileStorage implements Storage {
     const change = this.#changeOf(batch);
     const problem = this.#state.problemWith(change);
     assert(problem === null, () => `FileStorage: cannot persist this batch: ${problem}`);
-    const failure = this.#failure;
-    const pending = failure !== null
-      ? Promise.resolve(failure)
-      : this.#persist(batch, change).then(() => null, (error) => this.#fail(error));
+    const isEmpty = change.reset === null && change.compaction === null &&
+      change.entries.length === 0 && change.hardState === null;
+    // Encoded here, synchronously, so that a broken limit fails the caller's call at once.
+    const record = isEmpty ? null : encodeRecord({ kind: "batch", ...change });
+    let pending: Promise<StorageError | null>;
+    if (this.#failure !== null) pending = Promise.resolve(this.#failure);
+    else if (record === null) pending = Promise.resolve(null); // Only messages: nothing to persist.
+    else pending = this.#persist(batch, change, record).then(() => null, (e) => this.#fail(e));
     this.#pending = pending;
     // `done` runs outside the promise chain above, so an exception in it is not mistaken for
     // a storage failure (it surfaces as an unhandled rejection, as a bug should).
@@ -188,11 +192,7 @@ export class FileStorage implements Storage {
     };
   }
 
-  async #persist(batch: PersistBatch, change: BatchChange): Promise<void> {
-    const isEmpty = change.reset === null && change.compaction === null &&
-      change.entries.length === 0 && change.hardState === null;
-    if (isEmpty) return; // A ready with only messages: nothing to make durable.
-    const record = encodeRecord({ kind: "batch", ...change });
+  async #persist(batch: PersistBatch, change: BatchChange, record: Uint8Array): Promise<void> {
     const previousSnapshot = this.#snapshot;
     if (batch.received !== null) await writeSnapshotFile(this.#dir, batch.received, this.#fsync);
     if (change.compaction !== null) {
@@ -263,13 +263,16 @@ export class FileStorage implements Storage {
         this.#logger,
       );
     } catch (error) {
+      if (error instanceof AssertionError) throw error;
       this.#logger.warn("could not remove obsolete files after a snapshot", {
         error: String(error),
       });
     }
   }
 
+  /** Records a failed write; a failed assertion is a bug and is rethrown, not reported as I/O. */
   #fail(error: unknown): StorageError {
+    if (error instanceof AssertionError) throw error;
     const failure = error instanceof StorageError
       ? error
       : new StorageError("io", `Storage write failed: ${String(error)}`, { cause: error });

@@ -7,7 +7,13 @@
 import assert from "node:assert/strict";
 import { asIndex, asNodeId, asTerm, type Entry } from "../core/types.ts";
 import { ByteReader, ByteWriter, DecodeError, varintBytes } from "./bytes.ts";
-import { type BatchRecord, decodeRecordBody, encodeRecord, readFrame, type SegmentHeader } from "./record_codec.ts";
+import {
+  type BatchRecord,
+  decodeRecordBody,
+  encodeRecord,
+  readFrame,
+  type SegmentHeader,
+} from "./record_codec.ts";
 
 function roundTrip(record: BatchRecord | SegmentHeader) {
   const bytes = encodeRecord(record);
@@ -38,7 +44,13 @@ Deno.test("record codec: a batch with every part round-trips exactly", () => {
     hardState: { term: asTerm(6), votedFor: asNodeId(3), commit: asIndex(101) },
   };
   assert.deepEqual(roundTrip(record), record);
-  const bare: BatchRecord = { kind: "batch", reset: null, compaction: null, entries: [], hardState: null };
+  const bare: BatchRecord = {
+    kind: "batch",
+    reset: null,
+    compaction: null,
+    entries: [],
+    hardState: null,
+  };
   assert.deepEqual(roundTrip(bare), bare);
 });
 
@@ -52,21 +64,48 @@ Deno.test("record codec: a segment header round-trips, with and without a snapsh
   };
   assert.deepEqual(roundTrip(header), header);
   assert.deepEqual(roundTrip({ ...header, snapshot: null }), { ...header, snapshot: null });
-  assert.ok(encodeRecord(header).length <= 68, "a header fits in the first disk sector with room to spare");
+  assert.ok(
+    encodeRecord(header).length <= 68,
+    "a header fits in the first disk sector with room to spare",
+  );
 });
 
 Deno.test("record codec: a 100-byte entry costs less than 140 bytes on disk, alone or in a batch", () => {
   const entry = (index: number) => command(index, 12, new Uint8Array(100));
   const hardState = { term: asTerm(12), votedFor: asNodeId(2), commit: asIndex(1_000_000) };
-  const one = encodeRecord({ kind: "batch", reset: null, compaction: null, entries: [entry(1_000_001)], hardState });
+  const one = encodeRecord({
+    kind: "batch",
+    reset: null,
+    compaction: null,
+    entries: [entry(1_000_001)],
+    hardState,
+  });
   assert.ok(one.length < 140, `${one.length} bytes`);
   const entries = Array.from({ length: 64 }, (_, k) => entry(1_000_001 + k));
-  const many = encodeRecord({ kind: "batch", reset: null, compaction: null, entries, hardState: null });
+  const many = encodeRecord({
+    kind: "batch",
+    reset: null,
+    compaction: null,
+    entries,
+    hardState: null,
+  });
   assert.ok(many.length / 64 < 110, `${many.length / 64} bytes per entry`);
 });
 
 Deno.test("record codec: varints cover 0 to 2^53 - 1 and refuse longer encodings", () => {
-  const values = [0, 1, 127, 128, 16_383, 16_384, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 2 ** 49, Number.MAX_SAFE_INTEGER];
+  const values = [
+    0,
+    1,
+    127,
+    128,
+    16_383,
+    16_384,
+    2 ** 31 - 1,
+    2 ** 31,
+    2 ** 32,
+    2 ** 49,
+    Number.MAX_SAFE_INTEGER,
+  ];
   for (const value of values) {
     const writer = new ByteWriter(new Uint8Array(varintBytes(value)));
     writer.varint(value);
@@ -85,7 +124,9 @@ Deno.test("record codec: the frame reader reports short, impossible and mis-chec
     entries: [command(1, 1, new Uint8Array(40))],
     hardState: null,
   });
-  for (let cut = 0; cut < bytes.length; cut++) assert.equal(readFrame(bytes.slice(0, cut), 0).status, "partial");
+  for (let cut = 0; cut < bytes.length; cut++) {
+    assert.equal(readFrame(bytes.slice(0, cut), 0).status, "partial");
+  }
   const zeroLength = bytes.slice();
   zeroLength.fill(0, 4, 8);
   assert.equal(readFrame(zeroLength, 0).status, "badLength");

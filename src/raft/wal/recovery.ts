@@ -92,7 +92,12 @@ export async function recover(dir: string, fsync: boolean, logger: Logger): Prom
     active,
     activeHasBatches: replay.activeHasBatches,
   };
-  await removeObsoleteSegments(dir, segments, state, fsync, logger);
+  try {
+    await removeObsoleteSegments(dir, segments, state, fsync, logger);
+  } catch (error) {
+    active.close();
+    throw error;
+  }
   return recovered;
 }
 

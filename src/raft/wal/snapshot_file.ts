@@ -112,19 +112,22 @@ export async function readSnapshotFile(dir: string, meta: SnapshotMeta): Promise
   } catch (error) {
     throw ioError("read snapshot", path, error);
   }
-  const reader = new ByteReader(bytes, 0, SNAPSHOT_HEADER_BYTES);
-  if (
-    crc32c(bytes, 0, SNAPSHOT_HEADER_BYTES - 4) !== new DataView(bytes.buffer).getUint32(36, true)
-  ) {
+  const storedHeaderCrc = new DataView(bytes.buffer).getUint32(SNAPSHOT_HEADER_BYTES - 4, true);
+  if (crc32c(bytes, 0, SNAPSHOT_HEADER_BYTES - 4) !== storedHeaderCrc) {
     throw corrupt("header checksum mismatch");
   }
+  const reader = new ByteReader(bytes, 0, SNAPSHOT_HEADER_BYTES);
   if (reader.u32() !== SNAPSHOT_MAGIC) throw corrupt("bad magic");
   const version = reader.u8();
   if (version !== SNAPSHOT_VERSION) throw corrupt(`unsupported version ${version}`);
   reader.offset += 3;
-  const index = reader.u64();
-  const term = reader.u64();
-  const length = reader.u64();
+  let index: number, term: number, length: number;
+  try {
+    [index, term, length] = [reader.u64(), reader.u64(), reader.u64()];
+  } catch (error) {
+    if (error instanceof DecodeError) throw corrupt(error.message); // A u64 beyond 2^53.
+    throw error;
+  }
   const dataCrc = reader.u32();
   if (index !== meta.index || term !== meta.term) {
     throw corrupt(`header says index ${index} term ${term}, name says ${meta.index} ${meta.term}`);

@@ -20,7 +20,9 @@ export async function withTempDir(body: (dir: string) => Promise<void>): Promise
 
 /** The names of the WAL segments in `dir`, in sequence order. */
 export function segmentNames(dir: string): string[] {
-  return [...Deno.readDirSync(dir)].map((item) => item.name).filter((name) => name.startsWith("wal-"))
+  return [...Deno.readDirSync(dir)].map((item) => item.name).filter((name) =>
+    name.startsWith("wal-")
+  )
     .sort();
 }
 
@@ -55,7 +57,13 @@ export async function openLogged(
   level: LogLevel = "info",
 ): Promise<{ storage: FileStorage; lines: ReturnType<typeof memoryLogger>["lines"] }> {
   const { logger, lines } = memoryLogger(level);
-  const storage = await FileStorage.open({ dir, segmentBytes: 1 << 20, fsync: false, logger, ...options });
+  const storage = await FileStorage.open({
+    dir,
+    segmentBytes: 1 << 20,
+    fsync: false,
+    logger,
+    ...options,
+  });
   return { storage, lines };
 }
 

@@ -1,0 +1,47 @@
+/**
+ * `deno task bench`: throughput and latency of real code on this machine, printed as tables
+ * (and one JSON line per row). Never part of `deno task ok`: timings are measured, not asserted.
+ *
+ *   deno task bench [--section=storage,transport,kv] [--scale=1]
+ */
+
+import { parseArgs } from "node:util";
+import { storageSection } from "./storage_bench.ts";
+import { printTable } from "./table.ts";
+
+const SECTIONS = ["storage"] as const;
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    section: { type: "string", default: SECTIONS.join(",") },
+    scale: { type: "string", default: "1" },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+if (values.help) {
+  console.log(
+    `Usage: deno task bench [--section=${
+      SECTIONS.join(",")
+    }] [--scale=N]\n\n  --scale  multiplies the work per phase (default 1; 0.1 for a quick look)`,
+  );
+  Deno.exit(0);
+}
+const scale = Number(values.scale);
+if (!(scale > 0)) {
+  console.error(`bench: --scale must be a positive number, got ${values.scale}`);
+  Deno.exit(2);
+}
+const wanted = new Set(values.section.split(",").map((name) => name.trim()));
+for (const name of wanted) {
+  if (!(SECTIONS as readonly string[]).includes(name)) {
+    console.error(`bench: unknown section "${name}" (known: ${SECTIONS.join(", ")})`);
+    Deno.exit(2);
+  }
+}
+console.log(
+  `shardkv bench on ${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}`,
+);
+if (wanted.has("storage")) {
+  printTable("storage: WAL appends with fdatasync (group commit)", await storageSection(scale));
+}
