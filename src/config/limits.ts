@@ -4,6 +4,8 @@
  * path instead of producing a cluster that never elects a leader.
  */
 
+import * as raftLimits from "../raft/core/limits.ts";
+
 /** One kibibyte, for readable byte limits. */
 export const KIB = 1024;
 /** One mebibyte. */
@@ -43,18 +45,20 @@ export const ELECTION_TICKS_MAX = 10_000;
 export const ELECTION_TO_HEARTBEAT_RATIO_MIN = 3;
 /** Heartbeat interval upper bound, in ticks. */
 export const HEARTBEAT_TICKS_MAX = 1000;
+// The Raft core's own limits bound these settings: a config the validator accepts must never
+// trip an assertion in the core at start-up.
 /** Entries in one AppendEntries message. */
-export const APPEND_ENTRIES_MAX = 65_536;
+export const APPEND_ENTRIES_MAX = raftLimits.APPEND_ENTRIES_MAX;
 /** Bytes in one AppendEntries message (an entry larger than this still goes alone). */
-export const APPEND_BYTES_MAX = 64 * MIB;
+export const APPEND_BYTES_MAX = raftLimits.APPEND_BYTES_MAX;
 /** AppendEntries messages in flight to one follower. */
-export const INFLIGHT_APPENDS_MAX = 4096;
+export const INFLIGHT_APPENDS_MAX = raftLimits.INFLIGHT_APPENDS_MAX;
 /** Bytes of AppendEntries in flight to one follower. */
-export const INFLIGHT_BYTES_MAX = GIB;
+export const INFLIGHT_BYTES_MAX = raftLimits.INFLIGHT_BYTES_MAX;
 /** Bytes of proposed but uncommitted entries a leader accepts. */
 export const UNCOMMITTED_BYTES_MAX = GIB;
 /** Bytes in one InstallSnapshot chunk. */
-export const SNAPSHOT_CHUNK_BYTES_MAX = 16 * MIB;
+export const SNAPSHOT_CHUNK_BYTES_MAX = raftLimits.SNAPSHOT_CHUNK_BYTES_MAX;
 /** Log size that triggers a snapshot; `-1` disables snapshots. */
 export const SNAPSHOT_THRESHOLD_BYTES_MAX = 1024 * GIB;
 /** Value of `snapshot_threshold_bytes` that disables snapshots. */

@@ -193,8 +193,8 @@ export function describeError(error: KvResponseError): string {
       return `shard ${error.shard} is not served by this group`;
     case "badRequest":
       return `bad request: ${error.message}`;
-    case "sessionExpired":
-      return `client session ${error.clientId} expired; the outcome of its last write is unknown`;
+    case "tooManySessions":
+      return `the shard holds ${error.sessions} recent client sessions; try again shortly`;
     case "staleRequest":
       return `request ${error.seq} is older than the last applied (${error.lastSeq})`;
     case "keyTooLarge":

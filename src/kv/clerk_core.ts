@@ -71,9 +71,9 @@ export class OperationAttempt {
         return this.#nextServer();
       }
       case "busy":
+      case "tooManySessions":
         return this.#backoff();
       case "wrongGroup":
-      case "sessionExpired":
       case "staleRequest":
       case "keyTooLarge":
       case "valueTooLarge":

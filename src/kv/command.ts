@@ -33,7 +33,7 @@ export type KvCommand =
 
 /** Why a request was refused: every one is normal operation, reported to the client. */
 export type KvError =
-  | { readonly code: "sessionExpired"; readonly clientId: number }
+  | { readonly code: "tooManySessions"; readonly sessions: number }
   | { readonly code: "staleRequest"; readonly seq: number; readonly lastSeq: number }
   | { readonly code: "keyTooLarge"; readonly bytes: number; readonly maxBytes: number }
   | { readonly code: "valueTooLarge"; readonly bytes: number; readonly maxBytes: number };

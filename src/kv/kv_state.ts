@@ -50,7 +50,7 @@ export class KvState {
     this.logTimeMs = Math.max(this.logTimeMs, command.timeMs);
     const shard = this.#shard(command.key);
     shard.sessions.expire(this.logTimeMs);
-    const check = shard.sessions.check(command.clientId, command.seq);
+    const check = shard.sessions.check(command.clientId, command.seq, this.logTimeMs);
     switch (check.kind) {
       case "duplicate":
         return check.reply;
@@ -59,8 +59,8 @@ export class KvState {
           ok: false,
           error: { code: "staleRequest", seq: command.seq, lastSeq: check.lastSeq },
         };
-      case "expired":
-        return { ok: false, error: { code: "sessionExpired", clientId: command.clientId } };
+      case "full":
+        return { ok: false, error: { code: "tooManySessions", sessions: shard.sessions.size } };
       case "new":
         break;
     }

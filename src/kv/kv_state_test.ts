@@ -1,13 +1,14 @@
 /**
  * Tests of the pure KV state machine: put / append / delete semantics, exactly-once writes
- * through sessions (duplicates answered from the cache, stale and expired sessions refused),
+ * through sessions (duplicates answered from the cache, stale requests refused, sessions
+ * expired by log time and bounded without evicting any that a retry may still need),
  * session bounds decided by log time, and snapshots that carry data and sessions.
  */
 
 import assert from "node:assert/strict";
 import { decodeCommand, encodeCommand, type KvCommand } from "./command.ts";
 import { KvState } from "./kv_state.ts";
-import { CLIENT_SESSIONS_MAX, SESSION_IDLE_MS_MAX } from "./limits.ts";
+import { CLIENT_SESSIONS_MAX, SESSION_EVICT_IDLE_MS_MIN, SESSION_IDLE_MS_MAX } from "./limits.ts";
 
 const put = (clientId: number, seq: number, key: string, value: string, timeMs = 0): KvCommand => ({
   type: "put",
@@ -53,38 +54,41 @@ Deno.test("kv: a retried write applies once and gets its first reply (thesis §6
   assert.equal(state.get("k"), "xy");
 });
 
-Deno.test("kv: a write from an unknown session past its first sequence is refused as expired", () => {
+Deno.test("kv: a client unknown to a shard starts a session at any sequence (its writes span shards)", () => {
   const state = new KvState(10);
-  assert.deepEqual(state.apply(put(9, 5, "k", "v")), {
-    ok: false,
-    error: { code: "sessionExpired", clientId: 9 },
-  });
-  assert.equal(state.get("k"), "");
+  assert.deepEqual(state.apply(put(9, 5, "k", "v")), { ok: true });
+  assert.deepEqual(state.apply(put(9, 5, "k", "again")), { ok: true });
+  assert.equal(state.get("k"), "v", "the retry of seq 5 was answered from the session");
 });
 
 Deno.test("kv: sessions expire by log time, identically on every replica", () => {
   const state = new KvState(1);
   state.apply(put(1, 1, "a", "1", 1000));
-  state.apply(put(2, 1, "a", "2", 2000 + SESSION_IDLE_MS_MAX));
-  // Client 1's session is gone: its retry cannot be told apart from a new write.
-  assert.equal(state.apply(put(1, 1, "a", "1", 2000 + SESSION_IDLE_MS_MAX)).ok, true);
-  assert.equal(state.apply(put(1, 2, "a", "x", 2500 + SESSION_IDLE_MS_MAX)).ok, true);
-  assert.deepEqual(state.apply(put(2, 2, "a", "y", 3000 + 2 * SESSION_IDLE_MS_MAX)), {
-    ok: false,
-    error: { code: "sessionExpired", clientId: 2 },
-  });
+  state.apply(put(2, 1, "a", "2", 1500));
+  assert.equal(state.shards.get(0)!.sessions.size, 2);
+  state.apply(put(3, 1, "a", "3", 1200 + SESSION_IDLE_MS_MAX));
+  assert.equal(state.shards.get(0)!.sessions.size, 2, "client 1 expired, client 2 not yet");
+  state.apply(put(3, 2, "a", "3", 2000 + SESSION_IDLE_MS_MAX));
+  assert.equal(state.shards.get(0)!.sessions.size, 1, "client 2 expired too");
 });
 
-Deno.test("kv: the session table is bounded; the least recently used session goes first", () => {
+Deno.test("kv: a full session table evicts only sessions idle past any retry window, else refuses new clients", () => {
   const state = new KvState(1);
-  for (let client = 1; client <= CLIENT_SESSIONS_MAX + 1; client++) {
-    state.apply(put(client, 1, "k", "v"));
+  for (let client = 1; client <= CLIENT_SESSIONS_MAX; client++) {
+    state.apply(put(client, 1, "k", "v", 0));
   }
-  assert.equal(state.shards.get(0)!.sessions.size, CLIENT_SESSIONS_MAX);
-  assert.deepEqual(state.apply(put(1, 2, "k", "v")), {
+  const refused = state.apply(put(CLIENT_SESSIONS_MAX + 1, 1, "k", "new", 1000));
+  assert.deepEqual(refused, {
     ok: false,
-    error: { code: "sessionExpired", clientId: 1 },
+    error: { code: "tooManySessions", sessions: CLIENT_SESSIONS_MAX },
   });
+  assert.equal(state.get("k"), "v", "a refused write changes nothing");
+  assert.deepEqual(state.apply(put(7, 2, "k", "known")), { ok: true }, "known clients still write");
+  assert.deepEqual(
+    state.apply(put(CLIENT_SESSIONS_MAX + 1, 1, "k", "new", SESSION_EVICT_IDLE_MS_MIN)),
+    { ok: true },
+  );
+  assert.equal(state.shards.get(0)!.sessions.size, CLIENT_SESSIONS_MAX);
 });
 
 Deno.test("kv: snapshots round-trip data and sessions, and one key with one session is small", () => {

@@ -13,6 +13,11 @@ export const STORED_VALUE_BYTES_MAX = 8 * 1024 * 1024;
 export const CLIENT_SESSIONS_MAX = 10_000;
 /** A session idle this long in log time (leader timestamps in the log) expires. */
 export const SESSION_IDLE_MS_MAX = 10 * 60 * 1000;
+/**
+ * A full table evicts its least recently used session only if it has been idle this long,
+ * far longer than any clerk retries one write; otherwise new clients are refused for now.
+ */
+export const SESSION_EVICT_IDLE_MS_MIN = 60 * 1000;
 /** Most shards a cluster may have. */
 export const SHARDS_MAX = 1024;
 
@@ -22,3 +27,7 @@ assert(
   "a KV command must fit in one Raft entry",
 );
 assert(VALUE_BYTES_MAX <= STORED_VALUE_BYTES_MAX, "one value must fit in a stored value");
+assert(
+  SESSION_EVICT_IDLE_MS_MIN < SESSION_IDLE_MS_MAX,
+  "eviction must not wait longer than expiry",
+);

@@ -65,7 +65,7 @@ const ERROR_CODES: ReadonlySet<string> = new Set([
   "busy",
   "wrongGroup",
   "badRequest",
-  "sessionExpired",
+  "tooManySessions",
   "staleRequest",
   "keyTooLarge",
   "valueTooLarge",

@@ -1,16 +1,23 @@
 /**
  * Client sessions of one shard (Raft thesis §6.3): the last sequence number applied for each
  * client and its reply, so a retried write is answered from the cache instead of applied
- * twice. Bounded by count (least recently used dropped first) and by idle time measured in
- * log time, so every replica expires the same sessions at the same log index.
+ * twice. Sessions live per shard so that they move with the shard's data.
  *
- * Invariant: iteration order of #sessions is least recently used first, and `lastUsedMs` is
- * non-decreasing along it (log time never goes backwards).
+ * A client unknown to the shard starts a session at whatever sequence number it is at (a
+ * clerk's writes spread over shards and groups, so a first write here may be its hundredth).
+ * Sessions are bounded: idle ones expire after SESSION_IDLE_MS_MAX of log time, and a full
+ * table evicts the least recently used only if it has been idle SESSION_EVICT_IDLE_MS_MIN, far
+ * beyond any retry window; otherwise new clients are refused until one can go. Log time comes
+ * from the leader's stamps in the log, so every replica decides the same at the same index.
+ * The debt: a retry arriving after its session expired would be applied again; clerks give
+ * up on a write within seconds, sessions last minutes.
+ *
+ * Invariant: iteration order of #sessions is least recently used first.
  */
 
 import { assert } from "../util/assert.ts";
 import type { KvReply } from "./command.ts";
-import { CLIENT_SESSIONS_MAX, SESSION_IDLE_MS_MAX } from "./limits.ts";
+import { CLIENT_SESSIONS_MAX, SESSION_EVICT_IDLE_MS_MIN, SESSION_IDLE_MS_MAX } from "./limits.ts";
 
 /** One client's session. */
 export interface Session {
@@ -25,7 +32,7 @@ export type SessionCheck =
   | { readonly kind: "new" }
   | { readonly kind: "duplicate"; readonly reply: KvReply }
   | { readonly kind: "stale"; readonly lastSeq: number }
-  | { readonly kind: "expired" };
+  | { readonly kind: "full" };
 
 /** The sessions of one shard. */
 export class SessionTable {
@@ -41,10 +48,10 @@ export class SessionTable {
     return this.#sessions.size;
   }
 
-  /** Classifies write `seq` of `clientId`. Sequence numbers start at 1. */
-  check(clientId: number, seq: number): SessionCheck {
+  /** Classifies write `seq` of `clientId` at log time `nowMs`. */
+  check(clientId: number, seq: number, nowMs: number): SessionCheck {
     const session = this.#sessions.get(clientId);
-    if (session === undefined) return seq === 1 ? { kind: "new" } : { kind: "expired" };
+    if (session === undefined) return this.#canAdmit(nowMs) ? { kind: "new" } : { kind: "full" };
     if (seq === session.seq) return { kind: "duplicate", reply: session.reply };
     if (seq < session.seq) return { kind: "stale", lastSeq: session.seq };
     return { kind: "new" };
@@ -58,6 +65,13 @@ export class SessionTable {
       const oldest = this.#sessions.keys().next().value as number;
       this.#sessions.delete(oldest);
     }
+  }
+
+  /** True when a new session fits: there is room, or the oldest has been idle long enough. */
+  #canAdmit(nowMs: number): boolean {
+    if (this.#sessions.size < this.#maxSessions) return true;
+    const oldest = this.#sessions.values().next().value as Session;
+    return nowMs - oldest.lastUsedMs >= SESSION_EVICT_IDLE_MS_MIN;
   }
 
   /** Drops sessions idle for longer than the limit at log time `nowMs`. */

@@ -16,58 +16,33 @@
 
 import { Decoder, encode } from "@msgpack/msgpack";
 import { assert } from "../util/assert.ts";
-import { isCounter, isNodeId, type NodeId } from "../raft/core/types.ts";
+import type { NodeId } from "../raft/core/types.ts";
 import { encodeFrame, FrameError } from "./frame.ts";
 import type { FramedConnection } from "./framed_connection.ts";
+import {
+  checkChallenge,
+  checkHello,
+  HANDSHAKE_ERROR_CODES,
+  HandshakeError,
+  type HandshakeErrorCode,
+  type HandshakeRole,
+  PROTOCOL_NAME,
+  PROTOCOL_VERSION,
+  roleFields,
+} from "./handshake_checks.ts";
 import { HANDSHAKE_FRAME_BYTES_MAX, HANDSHAKE_TIMEOUT_MS, NONCE_BYTES } from "./limits.ts";
 import { describe } from "./raft_codec.ts";
 
-/** The protocol version this build speaks. */
-export const PROTOCOL_VERSION = 1;
-/** Versions an acceptor of this build accepts. */
-export const SUPPORTED_PROTOCOL_VERSIONS: ReadonlySet<number> = new Set([1]);
-const PROTOCOL_NAME = "shardkv";
+export {
+  HandshakeError,
+  type HandshakeErrorCode,
+  type HandshakeRole,
+  PROTOCOL_VERSION,
+  SUPPORTED_PROTOCOL_VERSIONS,
+} from "./handshake_checks.ts";
+
 const CONNECT_LABEL = "shardkv/connect";
 const ACCEPT_LABEL = "shardkv/accept";
-
-/** Who a side of a connection is: a Raft peer of a group, or a client. */
-export type HandshakeRole =
-  | { readonly kind: "peer"; readonly nodeId: NodeId; readonly groupId: number }
-  | { readonly kind: "client" };
-
-/** Why a handshake failed; the connection is closed in every case. */
-export type HandshakeErrorCode =
-  | "timeout"
-  | "closed"
-  | "malformed"
-  | "version"
-  | "cluster"
-  | "unknownPeer"
-  | "wrongPeer"
-  | "authentication";
-
-const ERROR_CODES: ReadonlySet<string> = new Set(
-  Object.keys(
-    {
-      timeout: true,
-      closed: true,
-      malformed: true,
-      version: true,
-      cluster: true,
-      unknownPeer: true,
-      wrongPeer: true,
-      authentication: true,
-    } satisfies Record<HandshakeErrorCode, true>,
-  ),
-);
-
-/** A failed handshake: `remote` is true when the other side refused us (its reason). */
-export class HandshakeError extends Error {
-  override readonly name = "HandshakeError";
-  constructor(readonly code: HandshakeErrorCode, message: string, readonly remote = false) {
-    super(message);
-  }
-}
 
 /** The outcome of a handshake: who the other side is, or why the connection was closed. */
 export type HandshakeResult =
@@ -189,103 +164,6 @@ export function acceptHandshake(
   });
 }
 
-/** Checks a hello against what this acceptor allows; returns the connector's claimed role. */
-function checkHello(
-  hello: Record<string, unknown>,
-  options: AcceptHandshakeOptions,
-): HandshakeRole | HandshakeError {
-  if (hello.protocol !== PROTOCOL_NAME) {
-    return new HandshakeError("malformed", `not a ${PROTOCOL_NAME} hello`);
-  }
-  if (typeof hello.version !== "number" || !SUPPORTED_PROTOCOL_VERSIONS.has(hello.version)) {
-    const supported = [...SUPPORTED_PROTOCOL_VERSIONS].join(", ");
-    return new HandshakeError(
-      "version",
-      `protocol version ${describe(hello.version)} is not supported (supported: ${supported})`,
-    );
-  }
-  const common = checkCommon(hello, options.clusterName);
-  if (common !== null) return common;
-  const role = readRole(hello);
-  if (role instanceof HandshakeError || role.kind === "client") return role;
-  if (role.groupId !== options.groupId || !options.allowedPeers.has(role.nodeId)) {
-    return new HandshakeError(
-      "unknownPeer",
-      `node ${role.nodeId} of group ${role.groupId} is not an allowed peer of group ${options.groupId}`,
-    );
-  }
-  return role;
-}
-
-/** Checks a challenge against what the connector expects; returns the acceptor's role. */
-function checkChallenge(
-  challenge: Record<string, unknown>,
-  options: ConnectHandshakeOptions,
-): HandshakeRole | HandshakeError {
-  if (challenge.version !== PROTOCOL_VERSION) {
-    return new HandshakeError(
-      "version",
-      `the server chose unknown version ${describe(challenge.version)}`,
-    );
-  }
-  const common = checkCommon(challenge, options.clusterName);
-  if (common !== null) return common;
-  if (!(challenge.proof instanceof Uint8Array)) {
-    return new HandshakeError("malformed", "the challenge carries no proof");
-  }
-  const role = readRole(challenge);
-  if (role instanceof HandshakeError) return role;
-  const expected = options.expectedPeer;
-  if (expected !== undefined) {
-    if (
-      role.kind !== "peer" || role.nodeId !== expected.nodeId || role.groupId !== expected.groupId
-    ) {
-      const found = role.kind === "peer"
-        ? `node ${role.nodeId} of group ${role.groupId}`
-        : "a client";
-      return new HandshakeError(
-        "wrongPeer",
-        `expected node ${expected.nodeId} of group ${expected.groupId}, reached ${found}`,
-      );
-    }
-  }
-  return role;
-}
-
-/** Cluster name and nonce, which hello and challenge share. */
-function checkCommon(fields: Record<string, unknown>, clusterName: string): HandshakeError | null {
-  if (fields.cluster !== clusterName) {
-    return new HandshakeError(
-      "cluster",
-      `cluster ${JSON.stringify(fields.cluster)} is not this cluster (${
-        JSON.stringify(clusterName)
-      })`,
-    );
-  }
-  const nonce = fields.nonce;
-  if (!(nonce instanceof Uint8Array) || nonce.byteLength !== NONCE_BYTES) {
-    return new HandshakeError("malformed", `expected a ${NONCE_BYTES} byte nonce`);
-  }
-  return null;
-}
-
-function readRole(fields: Record<string, unknown>): HandshakeRole | HandshakeError {
-  if (fields.role === "client") return { kind: "client" };
-  if (fields.role !== "peer") {
-    return new HandshakeError("malformed", `unknown role ${describe(fields.role)}`);
-  }
-  if (!isNodeId(fields.nodeId) || !isCounter(fields.groupId)) {
-    return new HandshakeError("malformed", "a peer must name its node id and group id");
-  }
-  return { kind: "peer", nodeId: fields.nodeId, groupId: fields.groupId };
-}
-
-function roleFields(role: HandshakeRole): { role: string; nodeId: number; groupId: number } {
-  return role.kind === "peer"
-    ? { role: "peer", nodeId: role.nodeId, groupId: role.groupId }
-    : { role: "client", nodeId: 0, groupId: 0 };
-}
-
 function proofInput(
   label: string,
   clusterName: string,
@@ -348,7 +226,7 @@ async function receive(
   }
   const fields = value as Record<string, unknown>;
   if (fields.refused !== undefined) {
-    const code = typeof fields.refused === "string" && ERROR_CODES.has(fields.refused)
+    const code = typeof fields.refused === "string" && HANDSHAKE_ERROR_CODES.has(fields.refused)
       ? fields.refused as HandshakeErrorCode
       : "malformed";
     const reason = typeof fields.reason === "string" ? fields.reason.slice(0, 200) : "no reason";

@@ -90,7 +90,7 @@ Deno.test("handshake: a client with the secret is accepted", async () => {
   deepEqual(accepted.remote, { kind: "client" });
 });
 
-Deno.test("handshake: a connector with the wrong secret is refused by the acceptor", async () => {
+Deno.test("handshake: a connector with the wrong secret is found out, and both sides refuse", async () => {
   const { accepted, connected } = await pair(acceptor, { ...peer2, key: otherKey });
   // The connector checks the acceptor's proof first, so it is the one that notices.
   ok(!accepted.ok && !connected.ok);

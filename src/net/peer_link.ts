@@ -2,8 +2,9 @@
  * One outbound link to one peer: a bounded queue, a persistent connection opened lazily on
  * the first message, and a writer loop of its own, so that a slow or dead peer only ever
  * delays its own messages. Whatever is queued while a write is in progress goes out in the
- * next write as one batch frame. A failed connect is retried after a capped, jittered
- * backoff; messages in a write that failed are lost (Raft retransmits what matters).
+ * next write as one batch frame. A failed connect, and a lost connection, are retried after
+ * a capped, jittered backoff that is forgotten once a connection has lasted a while; messages
+ * in a write that failed are lost (Raft retransmits what matters).
  */
 
 import type { Logger } from "../util/logger.ts";
@@ -13,7 +14,12 @@ import { Backoff } from "./backoff.ts";
 import { FrameError } from "./frame.ts";
 import { FramedConnection } from "./framed_connection.ts";
 import { connectHandshake, type HandshakeError } from "./handshake.ts";
-import { BATCH_BYTES_TARGET, BATCH_MESSAGES_MAX, CONNECT_TIMEOUT_MS } from "./limits.ts";
+import {
+  BATCH_BYTES_TARGET,
+  BATCH_MESSAGES_MAX,
+  CONNECT_TIMEOUT_MS,
+  RECONNECT_DELAY_MAX_MS,
+} from "./limits.ts";
 import { MessageQueue } from "./message_queue.ts";
 import { encodeBatchFrame } from "./raft_codec.ts";
 
@@ -67,6 +73,8 @@ export class PeerLink {
   #wake: (() => void) | null = null;
   #cancelSleep: (() => void) | null = null;
   #connectAbort: AbortController | null = null;
+  /** Forgets past failures once a connection has lasted RECONNECT_DELAY_MAX_MS. */
+  #stableTimer: ReturnType<typeof setTimeout> | null = null;
   #closed = false;
   #everConnected = false;
   #lastFailure = "";
@@ -106,6 +114,7 @@ export class PeerLink {
     this.#cancelSleep?.();
     this.#connectAbort?.abort();
     this.#connection?.close();
+    this.#clearStableTimer();
     await this.#loop;
     await this.#watcher;
     this.#queue.clear();
@@ -134,7 +143,15 @@ export class PeerLink {
         continue;
       }
       const connection = this.#connection;
-      if (connection === null || connection.closed) {
+      if (connection !== null && connection.closed) {
+        // A lost connection counts as a failure too, so that a peer that accepts and then
+        // drops every connection is retried at the backoff pace, not in a tight loop.
+        this.#connection = null;
+        this.#clearStableTimer();
+        await this.#sleep(this.#backoff.next());
+        continue;
+      }
+      if (connection === null) {
         if (!await this.#connect() && !this.#closed) await this.#sleep(this.#backoff.next());
         continue;
       }
@@ -201,7 +218,10 @@ export class PeerLink {
     if (this.#everConnected) this.#reconnects++;
     this.#everConnected = true;
     this.#lastFailure = "";
-    this.#backoff.reset();
+    this.#stableTimer = setTimeout(() => {
+      this.#stableTimer = null;
+      this.#backoff.reset();
+    }, RECONNECT_DELAY_MAX_MS);
     const previous = this.#watcher;
     const watching = this.#watch(connection);
     this.#watcher = previous === null ? watching : Promise.all([previous, watching]).then(() => {});
@@ -217,6 +237,7 @@ export class PeerLink {
     const frame = await connection.readFrame();
     const wasOpen = !connection.closed;
     connection.close();
+    this.#clearStableTimer();
     if (!wasOpen || this.#closed) return;
     const reason = frame === null
       ? "closed by the peer"
@@ -239,6 +260,11 @@ export class PeerLink {
       this.#logger.warn("peer handshake failed", { ...fields, code: error.code });
     } else this.#logger.warn("cannot reach peer", fields);
     this.#lastFailure = reason;
+  }
+
+  #clearStableTimer(): void {
+    if (this.#stableTimer !== null) clearTimeout(this.#stableTimer);
+    this.#stableTimer = null;
   }
 
   #sleep(delayMs: number): Promise<void> {

@@ -9,7 +9,7 @@
 import { assert } from "../util/assert.ts";
 import { PIPE_DRAIN_MS } from "./limits.ts";
 import { LineSplitter } from "./output_lines.ts";
-import { type ProgramInvocation, programArgs } from "./program.ts";
+import { programArgs, type ProgramInvocation } from "./program.ts";
 
 /** Which pipe a line came from. */
 export type OutputStream = "stdout" | "stderr";

@@ -7,7 +7,7 @@ export { restartDelayMs, RestartSchedule } from "./backoff.ts";
 export { type ChildExit, type ChildOptions, describeExit, ManagedChild } from "./child_process.ts";
 export type { OutputStream } from "./child_process.ts";
 export { endpointTable } from "./endpoint_table.ts";
-export { LineSplitter, linePrefix, prefixLines, prefixWidth } from "./output_lines.ts";
+export { linePrefix, LineSplitter, prefixLines, prefixWidth } from "./output_lines.ts";
 export {
   adminUrl,
   clusterProcesses,
@@ -16,8 +16,8 @@ export {
   MAIN_MODULE_URL,
   type ProcessRole,
   type ProcessSpec,
-  type ProgramInvocation,
   programArgs,
+  type ProgramInvocation,
   replicaCommandArgs,
   type RunningProcess,
 } from "./program.ts";

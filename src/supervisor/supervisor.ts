@@ -186,7 +186,9 @@ class LocalSupervisor {
   /** A child exited (or could not be spawned: `exit` undefined) while nobody asked it to. */
   #afterExit(slot: Slot, exit: ChildExit | undefined, uptimeMs: number): void {
     if (this.#stopping) return;
-    const how = exit === undefined ? "could not be started" : `exited unexpectedly with ${describeExit(exit)}`;
+    const how = exit === undefined
+      ? "could not be started"
+      : `exited unexpectedly with ${describeExit(exit)}`;
     const what = `${slot.spec.id} ${how} after ${seconds(uptimeMs)}`;
     if (!this.#options.restart) {
       slot.finished = true;
@@ -223,7 +225,9 @@ class LocalSupervisor {
     const running = this.#slots.flatMap((slot) => slot.child === undefined ? [] : [slot]);
     if (running.length === 0) return;
     const graceMs = this.#options.stopGraceMs ?? STOP_GRACE_MS;
-    this.#say(`sending SIGTERM to ${running.length} process(es); SIGKILL after ${seconds(graceMs)}`);
+    this.#say(
+      `sending SIGTERM to ${running.length} process(es); SIGKILL after ${seconds(graceMs)}`,
+    );
     await Promise.all(running.map(async (slot) => {
       const child = slot.child;
       if (child === undefined) return;

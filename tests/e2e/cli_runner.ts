@@ -3,7 +3,7 @@
  * config and returns its exit code and output, with a deadline.
  */
 
-import { type ProgramInvocation, programArgs } from "../../src/supervisor/mod.ts";
+import { programArgs, type ProgramInvocation } from "../../src/supervisor/mod.ts";
 
 /** The outcome of a command. */
 export interface CliResult {

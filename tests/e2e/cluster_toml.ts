@@ -111,7 +111,9 @@ function replicaArray(replicas: readonly ReplicaPorts[]): string[] {
   return [
     "replicas = [",
     ...replicas.map(({ id, raftPort, adminPort }) =>
-      `  { id = ${tomlValue(id)}, raft = "127.0.0.1:${raftPort}", admin = "127.0.0.1:${adminPort}" },`
+      `  { id = ${
+        tomlValue(id)
+      }, raft = "127.0.0.1:${raftPort}", admin = "127.0.0.1:${adminPort}" },`
     ),
     "]",
   ];

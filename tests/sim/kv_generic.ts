@@ -59,6 +59,14 @@ export interface GenericReport extends HistoryFigures {
   readonly virtualMs: number;
 }
 
+/** The figures of a report on one line, for `SIM_VERBOSE`. */
+export function describeReport(report: GenericReport): string {
+  return `${report.opsCompleted} ops completed, ${report.operations} operations checked ` +
+    `(${report.unknownOutcome} unknown outcome) in ${report.checkerMs.toFixed(0)} ms: ` +
+    `${report.verdict}; max Raft state ${report.maxRaftStateBytes} B, max snapshot ` +
+    `${report.maxSnapshotBytes} B, ${(report.virtualMs / 1000).toFixed(1)} s virtual`;
+}
+
 /** The lab's timings: clients run 5 s; partitions start after 1 s; the election timeout. */
 const CLIENTS_RUN_MS = 5_000;
 const PARTITIONS_AFTER_MS = 1_000;

@@ -7,6 +7,7 @@
  * lab's LogSize and SnapshotSize, and the final linearizability check with its figures.
  */
 
+import type { Message } from "../../src/raft/core/messages.ts";
 import { Prng } from "../../src/util/prng.ts";
 import { checkHistory, HistoryRecorder, type Invocation } from "../linearizability/mod.ts";
 import { SimCluster } from "./cluster.ts";
@@ -171,6 +172,20 @@ export function checkSizes(world: KvWorld, maxRaftStateBytes: number): void {
   if (maxRaftStateBytes < 0 && snapshotBytes !== 0) {
     throw new Error(`snapshot of ${snapshotBytes} bytes should not be used when maxraftstate = -1`);
   }
+}
+
+/** Counts InstallSnapshot messages sent to server `k` from now on (by wrapping the network). */
+export function countInstallSnapshots(cluster: SimCluster, k: number): { count: number } {
+  const counter = { count: 0 };
+  const network = cluster.network;
+  const send = network.send.bind(network);
+  network.send = (messages: readonly Message[]) => {
+    for (const message of messages) {
+      if (message.type === "installSnapshot" && message.to - 1 === k) counter.count++;
+    }
+    send(messages);
+  };
+  return counter;
 }
 
 /** What the final linearizability check measured. */
