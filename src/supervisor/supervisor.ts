@@ -41,7 +41,7 @@ export interface LocalOptions {
   readonly stopGraceMs?: number;
   /** Stops the supervisor as SIGINT does (for tests and embedding). */
   readonly abort?: AbortSignal;
-  /** Signals that stop the supervisor; default SIGINT and SIGTERM (SIGINT, SIGBREAK on Windows). */
+  /** Signals that stop it; default SIGINT, SIGTERM, SIGHUP (SIGINT, SIGBREAK on Windows). */
   readonly signals?: readonly Deno.Signal[];
 }
 
@@ -259,7 +259,8 @@ class LocalSupervisor {
 }
 
 function defaultSignals(): Deno.Signal[] {
-  return Deno.build.os === "windows" ? ["SIGINT", "SIGBREAK"] : ["SIGINT", "SIGTERM"];
+  // SIGHUP too: a closed terminal must not leave the children running without us.
+  return Deno.build.os === "windows" ? ["SIGINT", "SIGBREAK"] : ["SIGINT", "SIGTERM", "SIGHUP"];
 }
 
 function seconds(ms: number): string {

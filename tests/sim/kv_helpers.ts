@@ -174,14 +174,18 @@ export function checkSizes(world: KvWorld, maxRaftStateBytes: number): void {
   }
 }
 
-/** Counts InstallSnapshot messages sent to server `k` from now on (by wrapping the network). */
+/**
+ * Counts InstallSnapshot messages sent to server `k` from now on over a link that is up (a
+ * leader cut off from `k` keeps offering its snapshot; those are not counted).
+ */
 export function countInstallSnapshots(cluster: SimCluster, k: number): { count: number } {
   const counter = { count: 0 };
   const network = cluster.network;
   const send = network.send.bind(network);
   network.send = (messages: readonly Message[]) => {
     for (const message of messages) {
-      if (message.type === "installSnapshot" && message.to - 1 === k) counter.count++;
+      if (message.type !== "installSnapshot" || message.to - 1 !== k) continue;
+      if (network.linkUp(message.from - 1, k)) counter.count++;
     }
     send(messages);
   };

@@ -7,11 +7,10 @@
  * keys; each checks every client's own value exactly, checkClntAppends, the Raft-state bound
  * (8 × maxraftstate) and the linearizability of the whole history. The rest follow the lab's
  * dedicated tests step by step: UnreliableOneKey, OnePartition, SnapshotRPC, SnapshotSize
- * and Speed, with the lab's thresholds in virtual time. The two random-keys tests and the
- * lab-exact SnapshotRPC are ignored while a KV session bug stands (see the BUG notes); the
- * variants marked "own keys" and "a clerk per write" run the same faults around it. Every
- * scenario runs under fixed seeds; a failure names its seed and how to replay it;
- * `SIM_VERBOSE=1` prints the figures.
+ * and Speed, with the lab's thresholds in virtual time. The two 7-server, 15-client tests also
+ * run on the clients' own keys, where every read is checked exactly as well. Every scenario
+ * runs under fixed seeds; a failure names its seed and how to replay it; `SIM_VERBOSE=1`
+ * prints the figures.
  */
 
 import assert from "node:assert/strict";
@@ -52,9 +51,8 @@ function generic(
   name: string,
   seeds: readonly number[],
   options: Partial<Omit<GenericOptions, "seed">>,
-  ignore = false,
 ): void {
-  scenario({ name, file: FILE, seeds, ignore }, (seed) => {
+  scenario({ name, file: FILE, seeds }, (seed) => {
     note(seed, describeReport(genericTest({ ...PLAIN, ...options, seed })));
   });
 }
@@ -197,11 +195,9 @@ generic(
   { clients: 5, crash: true, partitions: true, unreliable: true },
 );
 
-// BUG (KvState sessions, src/kv/kv_state.ts + session_table.ts): sessions are kept per shard,
-// and a shard accepts a client it has no session for only at seq 1. A clerk numbers its writes
-// across all keys, so its first write to a second shard (seq >= 2) is answered
-// `sessionExpired`, final for the clerk. With random keys every seed fails at once, e.g. seed 1:
-// "iteration 0: client 3's append("11", "x 3 0 y") was refused". Re-enable when fixed.
+// Seeds 1-6 once failed here, and SnapshotRPC on seed 1: sessions were per shard and a shard
+// accepted an unknown client only at seq 1, so a clerk's first write to a second shard was
+// refused as `sessionExpired` (fixed in 2d65e87, "a client unknown to a shard starts a session").
 const LINEARIZABLE_7_15 = {
   servers: 7,
   clients: 15,
@@ -212,12 +208,11 @@ const LINEARIZABLE_7_15 = {
 } as const;
 generic(
   "kvraft: 15 clients on random keys see a linearizable history through crashes, partitions and an unreliable network (lab PersistPartitionUnreliableLinearizable4A)",
-  [1, 2],
+  [1, 2, 3],
   LINEARIZABLE_7_15,
-  true,
 );
 
-// The same fault mix and scale on the clients' own keys, which the session bug above spares.
+// The same fault mix and scale on the clients' own keys: every get is also checked exactly.
 generic(
   "kvraft: 15 clients on 7 servers stay exact and linearizable through crashes, partitions and an unreliable network (lab PersistPartitionUnreliableLinearizable4A, own keys)",
   [1, 2, 3],
@@ -255,11 +250,8 @@ scenario({
 
 // ---------------------------------------------------------------- 4B: snapshots
 
-/**
- * The lab's SnapshotRPC. With `clerkPerWrite`, every write goes through a fresh clerk (its
- * first write, seq 1), which sidesteps the per-shard session bug noted at LINEARIZABLE_7_15.
- */
-function snapshotRpc(seed: number, clerkPerWrite: boolean): void {
+/** The lab's SnapshotRPC: one clerk per side of each partition writes keys of many shards. */
+function snapshotRpc(seed: number): void {
   const world = makeKvWorld({
     seed,
     servers: 3,
@@ -270,7 +262,7 @@ function snapshotRpc(seed: number, clerkPerWrite: boolean): void {
   const clerks = new Map<string, SimClerk>();
   const put = (reach: readonly number[], key: string, value: string) => {
     const name = String(reach);
-    if (clerkPerWrite || !clerks.has(name)) clerks.set(name, newClerk(world, reach));
+    if (!clerks.has(name)) clerks.set(name, newClerk(world, reach));
     perform(world, clerks.get(name)!, { kind: "put", key, value });
   };
   const check = (reach: readonly number[], pairs: readonly (readonly [string, string])[]) => {
@@ -308,21 +300,11 @@ function snapshotRpc(seed: number, clerkPerWrite: boolean): void {
   );
 }
 
-// BUG: one clerk writes keys of several shards, so the per-shard session bug (see
-// LINEARIZABLE_7_15) refuses its second write: seed 1, 'put("1", "1") by client 2 was refused
-// for good' (client 2 wrote "0" first). Re-enable when fixed.
 scenario({
   name:
     "kvraft: a server partitioned away catches up by InstallSnapshot once the majority needs it (lab SnapshotRPC4B)",
   file: FILE,
-  ignore: true,
-}, (seed) => snapshotRpc(seed, false));
-
-scenario({
-  name:
-    "kvraft: a server partitioned away catches up by InstallSnapshot once the majority needs it (lab SnapshotRPC4B, a clerk per write)",
-  file: FILE,
-}, (seed) => snapshotRpc(seed, true));
+}, snapshotRpc);
 
 scenario({
   name:
@@ -392,12 +374,10 @@ generic(
   { ...SNAPSHOTS, clients: 5, unreliable: true, crash: true, partitions: true },
 );
 
-// BUG: the per-shard session bug described above LINEARIZABLE_7_15; ignored until fixed.
 generic(
   "kvraft: 15 clients on random keys see a linearizable history with snapshots, crashes, partitions and an unreliable network (lab SnapshotUnreliableRecoverConcurrentPartitionLinearizable4B)",
-  [1, 2],
+  [1, 2, 3],
   { ...LINEARIZABLE_7_15, ...SNAPSHOTS },
-  true,
 );
 
 generic(

@@ -16,7 +16,13 @@ export function onAppend(raft: Raft, request: AppendRequest): void {
     // Our log equals every leader's up to our commit index (Leader Completeness), so the
     // entries up to it need no check and only those after it are merged.
     const fresh = request.entries.filter((entry) => entry.index > raft.commit);
-    if (fresh.length > 0) log.merge(fresh, raft.commit);
+    if (fresh.length > 0) {
+      // The message's entry at our commit index must be the committed one; if it is not,
+      // the message cannot come from a legitimate leader of this term: drop it.
+      const atCommit = request.entries[raft.commit - request.prevIndex - 1];
+      if (atCommit !== undefined && atCommit.term !== log.term(raft.commit)) return;
+      log.merge(fresh, raft.commit);
+    }
     matchIndex = asIndex(Math.max(raft.commit, request.prevIndex + request.entries.length));
   } else if (request.prevIndex > log.lastIndex()) {
     reject(raft, request, asTerm(0), asIndex(log.lastIndex() + 1));

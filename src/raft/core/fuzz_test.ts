@@ -414,7 +414,7 @@ const SWEEP_SEEDS = Number(Deno.env.get("RAFT_CORE_FUZZ_SEEDS") ?? "0");
 const FUZZ_SEEDS = SWEEP_SEEDS > 0
   ? Array.from({ length: SWEEP_SEEDS }, (_, k) => k + 1)
   : [1, 2, 3, 4, 5];
-/** Seeds that failed through the reported bugs (see the ignored test). */
+/** Seeds that once failed through the bugs of robustness_test.ts (fixed; kept as regressions). */
 const BUG_SEEDS = [29, 167];
 
 const NO_BUG_SHAPES = {
@@ -433,11 +433,10 @@ Deno.test("raft fuzz: 20,000 steps with arbitrary-valued messages on 3 cores nev
 
 Deno.test({
   name: "raft fuzz: arbitrary messages, including the shapes of the reported bugs, never throw",
-  // BUG (reported): fails through the three bugs in robustness_test.ts. Seeds 29 and 167 fail
-  // even without those shapes: forged messages corrupt a follower's commit index or a
-  // leader's match index, and later real messages then reach the same two code paths
-  // (onAppend below the commit index; onAppendRejected beyond the log). Un-ignore once fixed.
-  ignore: true,
+  // Found three bugs (robustness_test.ts), now fixed. Seeds 29 and 167 failed even without
+  // those shapes: forged messages corrupted a follower's commit index or a leader's match
+  // index, and later real messages reached the same two code paths (onAppend below the
+  // commit index; onAppendRejected beyond the log).
   fn: () => {
     const shapes = { badEntryTerms: true, appendsBelowCommit: true, rejectionsBeyondLog: true };
     fuzzSeeds([...FUZZ_SEEDS, ...BUG_SEEDS], {

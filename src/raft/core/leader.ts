@@ -156,6 +156,9 @@ export function onAppendRejected(raft: Raft, response: AppendRejected): void {
   progress.recentActive = true;
   // Ignore answers to appends that are no longer current (reordered or duplicated).
   if (progress.state === "snapshot") return;
+  // A rejection of an index we never sent (beyond our log) is bogus: a well-formed message
+  // from a confused or forged sender must not move `next` past the end of our log.
+  if (response.rejectedIndex > raft.log.lastIndex()) return;
   if (progress.state === "replicate" && response.rejectedIndex <= progress.match) return;
   if (progress.state === "probe" && response.rejectedIndex !== progress.next - 1) return;
   let next: number = response.conflictIndex;

@@ -198,7 +198,12 @@ export class Raft {
     this.transferee = to;
     this.transferElapsed = 0;
     if (progress.match === this.log.lastIndex()) sendTimeoutNow(this, to);
-    else sendAppend(this, to, progress, false);
+    else {
+      // Appends to a lagging transferee may have been lost: probe it now rather than wait for
+      // stall detection, which could outlast the transfer's election-timeout budget.
+      if (progress.state === "replicate") progress.becomeProbe();
+      sendAppend(this, to, progress, true);
+    }
     return { ok: true };
   }
 

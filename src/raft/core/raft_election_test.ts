@@ -300,3 +300,43 @@ Deno.test("raft: a new leader appends a no-op of its term and commits it on a ma
     assert.equal(router.core(id).commit, 3);
   }
 });
+
+Deno.test("raft: a (pre-)candidate asks the voters that have not answered again every heartbeat interval (§5.2)", () => {
+  const router = new Router(5, { random: LONGEST_TIMEOUT });
+  const candidate = router.core(1);
+  while (candidate.role === "follower") router.tick(1);
+  router.processReady(1);
+  assert.equal(router.take(isKind("preVote", 1)).length, 4, "first round: every peer");
+  router.deliver(voteRequest(1, 2, 1, 0, 0, { preVote: true }));
+  router.processReady(2);
+  router.deliverQueued(isKind("preVoteResponse", 2, 1));
+  assert.equal(candidate.role, "preCandidate", "2 of 5 is not a majority");
+  router.tick(1);
+  router.processReady(1);
+  assert.equal(router.take(isKind("preVote", 1)).length, 0, "not before a heartbeat interval");
+  router.tick(1);
+  router.processReady(1);
+  const again = router.take(isKind("preVote", 1));
+  assert.deepEqual(again.map((m) => m.to), [3, 4, 5], "only the silent voters, same term");
+  assert.ok(again.every((m) => m.term === 1));
+  assert.equal(candidate.term, 0);
+});
+
+Deno.test("raft: a transferee's repeated vote requests still say transfer (§3.10)", () => {
+  const router = new Router(5, { random: LONGEST_TIMEOUT });
+  const leader = router.elect(1);
+  leader.transferLeadership(n(2));
+  router.processReady(1);
+  router.deliverQueued(isKind("timeoutNow", 1, 2));
+  const transferee = router.core(2);
+  assert.equal(transferee.role, "candidate");
+  router.processReady(2);
+  const first = router.take(isKind("vote", 2));
+  router.tick(2);
+  router.tick(2);
+  router.processReady(2);
+  const again = router.take(isKind("vote", 2));
+  assert.equal(first.length, 4);
+  assert.equal(again.length, 4, "nobody answered");
+  assert.ok([...first, ...again].every((m) => m.type === "vote" && m.transfer));
+});

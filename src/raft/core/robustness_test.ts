@@ -194,11 +194,10 @@ Deno.test("robustness: huge indexes are refused or bounded by the log", () => {
 
 Deno.test({
   name: "robustness: an append rejection for an index beyond the leader's log is ignored",
-  // BUG (reported): in replicate state onAppendRejected only checks rejectedIndex > match, so
+  // Regression (fixed): in replicate state onAppendRejected only checked rejectedIndex > match, so
   // rejectedIndex = conflictIndex = 100 on a 3-entry log sets next = 100: invariants() fails
   // ("Progress next 100 beyond last index 3 + 1") and the next ready() throws in sendAppend
   // ("Entry 99 is compacted but there is no snapshot").
-  ignore: true,
   fn: () => {
     const { router, leader } = cluster();
     const progress = leader.progress.get(n(2))!;
@@ -221,12 +220,11 @@ Deno.test({
 Deno.test({
   name:
     "robustness: an append below the commit index carrying entries of older terms does not throw",
-  // BUG (reported): onAppend's prevIndex < commit branch merges the entries after the commit
+  // Regression (fixed): onAppend's prevIndex < commit branch merged the entries after the commit
   // index without checking that they can follow our entry at the commit index. Follower with
   // [1 (t1), 2 (t1), 3 (t2), committed to 3] given prevIndex 0 and entries 1..4 of term 1:
   // merge appends entry 4 of term 1 after term 2 and RaftLog.append asserts ("Cannot append
   // term 1 after term 2"). A real leader never sends this, but step() must not throw.
-  ignore: true,
   fn: () => {
     const router = new Router(3, {}, () => persistedLog([1, 1], { term: 1, commit: 2 }));
     const leader = router.elect(1);
@@ -248,9 +246,8 @@ Deno.test({
 
 Deno.test({
   name: "robustness: an append whose entry term is NaN or fractional is dropped",
-  // BUG (reported, see validate_test.ts): NaN passes validation and RaftLog.append throws
+  // Regression (fixed, see validate_test.ts): NaN passed validation and RaftLog.append threw
   // ("Cannot append term NaN after term 4"); 4.5 in a term-5 message enters the log.
-  ignore: true,
   fn: () => {
     const { router, follower } = cluster();
     for (const term of [Number.NaN, 4.5]) {

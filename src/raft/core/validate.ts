@@ -11,7 +11,8 @@ import { isCounter } from "./types.ts";
 
 /** True when `message` is internally consistent. */
 export function isWellFormed(message: Message): boolean {
-  if (!isCounter(message.term)) return false;
+  // Terms grow by one per election; one at the safe-integer limit could not grow further.
+  if (!isCounter(message.term) || message.term >= Number.MAX_SAFE_INTEGER) return false;
   switch (message.type) {
     case "preVote":
     case "vote":
@@ -29,7 +30,8 @@ export function isWellFormed(message: Message): boolean {
       let index = message.prevIndex + 1;
       let term = message.prevTerm;
       for (const entry of message.entries) {
-        if (entry.index !== index || entry.term < term || entry.term > message.term) return false;
+        if (entry.index !== index || !isCounter(entry.term)) return false;
+        if (entry.term < term || entry.term > message.term) return false;
         index++;
         term = entry.term;
       }

@@ -1,0 +1,180 @@
+/**
+ * What `shardkv clerk` does once its arguments are checked: one operation (the value is
+ * printed for a get, an empty line when the key is missing; writes print nothing), or with
+ * --stdin one JSON operation per input line and one JSON result per output line:
+ *
+ *   in:  {"op":"put","key":"k","value":"v"}   {"op":"get","key":"k","id":7}
+ *   out: {"ok":true}                         {"ok":true,"value":"v","id":7}
+ *   err: {"ok":false,"error":"timeout","message":"...","outcome":"unknown"}
+ *
+ * One Clerk (one session) serves the whole input, so writes keep their exactly-once
+ * guarantee across lines. Operations run one at a time, in input order.
+ */
+
+import type { Config } from "../config/mod.ts";
+import { Clerk, KvRequestError, TimeoutError } from "../kv/clerk.ts";
+import { RpcKvTransport } from "../kv/rpc_transport.ts";
+import { assertNever } from "../util/assert.ts";
+import { silentLogger } from "../util/logger.ts";
+import { Prng } from "../util/prng.ts";
+import { type ClerkOperation, parseOperation } from "./clerk_operation.ts";
+import type { CliIo } from "./io.ts";
+
+/** A failed operation as the CLI reports it. */
+interface Failure {
+  readonly error: string;
+  readonly message: string;
+  readonly outcome?: "unknown";
+}
+
+/** Builds a clerk for the (single) replica group of `config`. */
+export function clerkFor(config: Config): Clerk {
+  const group = config.groups[0]!;
+  const transport = new RpcKvTransport({
+    servers: group.replicas.map((replica) => replica.raft),
+    clusterName: config.cluster.name,
+    secret: config.cluster.secret,
+    logger: silentLogger,
+  });
+  return new Clerk({ transport, random: new Prng(crypto.getRandomValues(new Uint32Array(1))[0]!) });
+}
+
+/** Runs one operation; the exit code is 0 on success, 1 on failure (the reason on stderr). */
+export async function runOneOperation(
+  config: Config,
+  operation: ClerkOperation,
+  timeoutMs: number,
+  io: CliIo,
+): Promise<number> {
+  const clerk = clerkFor(config);
+  try {
+    const result = await execute(clerk, operation, timeoutMs);
+    if ("error" in result) {
+      io.stderr(`shardkv clerk: ${operation.type} failed: ${result.message}\n`);
+      return 1;
+    }
+    if (result.value !== undefined) io.stdout(result.value + "\n");
+    return 0;
+  } finally {
+    await clerk.close();
+  }
+}
+
+/** Runs one JSON operation per line of `input`; returns 0 when every line succeeded, else 1. */
+export async function runStdinOperations(
+  config: Config,
+  input: ReadableStream<Uint8Array>,
+  timeoutMs: number,
+  io: CliIo,
+): Promise<number> {
+  const clerk = clerkFor(config);
+  let failures = 0;
+  try {
+    for await (const line of lines(input)) {
+      if (line.trim() === "") continue;
+      const parsed = parseJsonOperation(line);
+      let output: Record<string, unknown>;
+      if (!parsed.ok) {
+        output = { ok: false, error: "badRequest", message: parsed.message };
+      } else {
+        const result = await execute(clerk, parsed.operation, timeoutMs);
+        output = "error" in result ? { ok: false, ...result } : { ok: true, ...result };
+        if (parsed.id !== undefined) output.id = parsed.id;
+      }
+      if (output.ok !== true) failures++;
+      io.stdout(JSON.stringify(output) + "\n");
+    }
+  } finally {
+    await clerk.close();
+  }
+  return failures === 0 ? 0 : 1;
+}
+
+async function execute(
+  clerk: Clerk,
+  operation: ClerkOperation,
+  timeoutMs: number,
+): Promise<{ value?: string } | Failure> {
+  const options = { timeoutMs };
+  try {
+    switch (operation.type) {
+      case "get":
+        return { value: await clerk.get(operation.key, options) };
+      case "put":
+        await clerk.put(operation.key, operation.value, options);
+        return {};
+      case "append":
+        await clerk.append(operation.key, operation.value, options);
+        return {};
+      case "delete":
+        await clerk.delete(operation.key, options);
+        return {};
+      case "join":
+      case "leave":
+      case "move":
+      case "query":
+        return {
+          error: "notImplemented",
+          message:
+            `${operation.type} needs the shard master, which is not implemented yet (tracked in the sharding issue)`,
+        };
+      default:
+        return assertNever(operation, "clerk operation");
+    }
+  } catch (error) {
+    if (error instanceof TimeoutError) {
+      return {
+        error: "timeout",
+        message: `no answer within ${timeoutMs} ms; the outcome is unknown`,
+        outcome: "unknown",
+      };
+    }
+    if (error instanceof KvRequestError) return { error: error.code, message: error.message };
+    throw error;
+  }
+}
+
+/** Parses `{"op": ..., "key": ..., "value": ..., "id": ...}`. */
+function parseJsonOperation(
+  line: string,
+): { ok: true; operation: ClerkOperation; id?: unknown } | { ok: false; message: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (error) {
+    return {
+      ok: false,
+      message: `not JSON: ${error instanceof Error ? error.message : String(error)}`,
+    };
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return { ok: false, message: "each line must be a JSON object" };
+  }
+  const fields = value as Record<string, unknown>;
+  const words: string[] = [String(fields.op ?? "")];
+  for (const name of ["key", "value"] as const) {
+    if (fields[name] === undefined) continue;
+    if (typeof fields[name] !== "string") {
+      return { ok: false, message: `"${name}" must be a string` };
+    }
+    words.push(fields[name] as string);
+  }
+  const parsed = parseOperation(words);
+  if (!parsed.ok) return parsed;
+  return fields.id === undefined
+    ? { ok: true, operation: parsed.operation }
+    : { ok: true, operation: parsed.operation, id: fields.id };
+}
+
+async function* lines(input: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  let buffered = "";
+  for await (const chunk of input.pipeThrough(new TextDecoderStream())) {
+    buffered += chunk;
+    let newline: number;
+    while ((newline = buffered.indexOf("\n")) >= 0) {
+      yield buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+    }
+  }
+  if (buffered !== "") yield buffered;
+}
