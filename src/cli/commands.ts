@@ -6,6 +6,8 @@
  * Exit codes: 0 success, 1 failure, 2 bad command line or invalid configuration.
  */
 
+import { runOneOperation, runStdinOperations } from "./clerk_runtime.ts";
+import { runNode as runReplicaNode } from "../server/run_node.ts";
 import { parseArgs } from "node:util";
 import { type Config, findReplica, loadConfig } from "../config/mod.ts";
 import { describeExit, superviseLocal } from "../supervisor/mod.ts";
@@ -92,7 +94,10 @@ async function runNode(args: readonly string[], io: CliIo): Promise<number> {
   if (location?.kind !== "group") {
     throw replicaNotFound("node", id, values.config ?? "", config, "group");
   }
-  return notImplemented("node", "node runtime", io);
+  // A group of a sharded cluster must follow the shard master's configurations; until that
+  // exists, serving every shard from every group would be wrong, so refuse plainly.
+  if (config.shardmaster !== undefined) return notImplemented("node", "sharding", io);
+  return await runReplicaNode(config, id, io);
 }
 
 async function runShardMaster(args: readonly string[], io: CliIo): Promise<number> {
@@ -130,8 +135,7 @@ async function runClerk(args: readonly string[], io: CliIo): Promise<number> {
       strict: true,
     }));
   if (values.help === true) return printUsage("clerk", io);
-  // Validated now so a typo fails fast; the clerk runtime will use the value.
-  parseTimeoutMs(values["timeout-ms"]);
+  const timeoutMs = parseTimeoutMs(values["timeout-ms"]);
   const fromStdin = values.stdin === true;
   if (fromStdin && positionals.length > 0) {
     throw new UsageError(
@@ -142,11 +146,15 @@ async function runClerk(args: readonly string[], io: CliIo): Promise<number> {
   const parsed = fromStdin ? undefined : parseOperation(positionals);
   if (parsed !== undefined && !parsed.ok) throw new UsageError("clerk", parsed.message);
   const config = await loadCommandConfig("clerk", values.config);
-  if (parsed !== undefined) {
-    const checked = checkOperation(parsed.operation, config);
-    if (!checked.ok) throw new CommandExit(EXIT_USAGE, `shardkv clerk: ${checked.message}`);
+  const checked = parsed === undefined ? undefined : checkOperation(parsed.operation, config);
+  if (checked !== undefined && !checked.ok) {
+    throw new CommandExit(EXIT_USAGE, `shardkv clerk: ${checked.message}`);
   }
-  return notImplemented("clerk", "clerk", io);
+  if (config.shardmaster !== undefined) return notImplemented("clerk", "sharding", io);
+  if (checked === undefined) {
+    return await runStdinOperations(config, Deno.stdin.readable, timeoutMs, io);
+  }
+  return await runOneOperation(config, checked.operation, timeoutMs, io);
 }
 
 /** `local`: supervise every process of the config on this host (src/supervisor). */

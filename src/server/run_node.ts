@@ -65,15 +65,17 @@ export async function runNode(config: Config, id: string, io: ProcessIo): Promis
     }
     throw error;
   }
+  // The listeners stay installed until the replica has stopped: a second signal (a supervisor
+  // following up a terminal's Ctrl-C) must not kill the process in the middle of its shutdown.
   const onSignal = () => wake();
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   try {
     await stopped;
+    await replica.stop();
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);
-    await replica.stop();
   }
   return fatal === null ? 0 : 1;
 }

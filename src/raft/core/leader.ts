@@ -20,6 +20,9 @@ import { asIndex, entryBytes, type Index, type NodeId } from "./types.ts";
 /** Heartbeat intervals a lagging follower in replicate state may go without acknowledging anything. */
 const STALLED_HEARTBEATS_MAX = 3;
 
+/** Longest wait, in heartbeats, between resends of an unanswered snapshot chunk. */
+const SNAPSHOT_RESEND_HEARTBEATS_MAX = 16;
+
 /** Sends whatever each follower is missing, as far as its window allows, and new commit indexes. */
 export function broadcastAppends(raft: Raft): void {
   raft.needsBroadcast = false;
@@ -116,8 +119,15 @@ export function broadcastHeartbeat(raft: Raft): void {
     }
     const transfer = progress.snapshot;
     if (transfer !== null) {
-      if (!transfer.madeProgress || transfer.expectedOffset === null) {
+      if (transfer.madeProgress && transfer.expectedOffset !== null) {
+        transfer.resendEvery = 1;
+        transfer.heartbeatsSinceResend = 0;
+      } else if (++transfer.heartbeatsSinceResend >= transfer.resendEvery) {
+        // No answer: resend the chunk, backing off so that an unreachable follower costs one
+        // chunk per 1, 2, 4 ... up to SNAPSHOT_RESEND_HEARTBEATS_MAX heartbeats, not one per heartbeat.
         sendSnapshotChunk(raft, peer, progress);
+        transfer.heartbeatsSinceResend = 0;
+        transfer.resendEvery = Math.min(transfer.resendEvery * 2, SNAPSHOT_RESEND_HEARTBEATS_MAX);
       }
       transfer.madeProgress = false;
     }
@@ -179,6 +189,8 @@ export function onHeartbeatResponse(raft: Raft, response: HeartbeatResponse): vo
   const progress = raft.progress.get(response.from)!;
   progress.recentActive = true;
   progress.probeSent = false;
+  // The follower is reachable: a stalled snapshot chunk may be resent at the next heartbeat.
+  if (progress.snapshot !== null) progress.snapshot.resendEvery = 1;
   if (response.round > progress.ackedRound) {
     progress.ackedRound = Math.min(response.round, raft.reads.round);
   }

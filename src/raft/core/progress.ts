@@ -24,6 +24,10 @@ export interface SnapshotTransfer {
   expectedOffset: number | null;
   /** A chunk was acknowledged since the last heartbeat (otherwise the chunk is resent). */
   madeProgress: boolean;
+  /** Heartbeats to wait before the next resend; doubles on every resend that goes unanswered. */
+  resendEvery: number;
+  /** Heartbeats since the last resend without progress. */
+  heartbeatsSinceResend: number;
 }
 
 /** The leader's view of one follower. */
@@ -86,7 +90,15 @@ export class Progress {
     this.state = "snapshot";
     this.probeSent = false;
     this.inflight.reset();
-    this.snapshot = { index, term, ackedOffset: 0, expectedOffset: null, madeProgress: false };
+    this.snapshot = {
+      index,
+      term,
+      ackedOffset: 0,
+      expectedOffset: null,
+      madeProgress: false,
+      resendEvery: 1,
+      heartbeatsSinceResend: 0,
+    };
   }
 
   /** The follower's log matches ours up to `index`; returns true when that is news. */

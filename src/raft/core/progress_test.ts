@@ -79,6 +79,8 @@ Deno.test("progress: snapshot state is always paused and probes after the snapsh
     ackedOffset: 0,
     expectedOffset: null,
     madeProgress: false,
+    resendEvery: 1,
+    heartbeatsSinceResend: 0,
   });
   progress.checkInvariants(i(20));
   progress.becomeProbe();

@@ -97,6 +97,20 @@ Deno.test("raft: a lost snapshot chunk is resent from its offset by the heartbea
   assert.equal(router.snapshots.get(n(3))!.length, 1);
 });
 
+Deno.test("raft: an unanswered snapshot chunk is resent with exponential backoff, not every heartbeat (§7)", () => {
+  const { router, leader } = laggingFollower();
+  router.drop = (m) => m.type === "installSnapshot"; // Hold the transfer at its first chunk.
+  tickUntil(router, () => leader.progress.get(n(3))!.state === "snapshot");
+  router.drop = (m) => m.to === n(3) || m.from === n(3); // The follower is now unreachable.
+  const before = chunks(router).length;
+  router.tickAll(200); // 100 heartbeat intervals.
+  const resent = chunks(router).length - before;
+  // Backing off 1, 2, 4, 8, then every 16 heartbeats gives 9 resends; one per heartbeat, 100.
+  assert.ok(resent >= 4 && resent <= 12, `${resent} chunks resent in 100 heartbeats`);
+  router.drop = () => false;
+  tickUntil(router, () => router.core(3).log.snapshotIndex === 6, 200);
+});
+
 Deno.test("raft: a duplicated snapshot chunk or answer is harmless (§7)", () => {
   const { router, leader, follower, data } = laggingFollower();
   const isSnapshotMessage = (m: Message) =>
