@@ -13,7 +13,7 @@ import { silentLogger } from "../util/logger.ts";
 import { Prng } from "../util/prng.ts";
 import { type KvReplica, startKvReplica } from "./kv_replica.ts";
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
@@ -24,7 +24,7 @@ async function testConfig(dataDir: string): Promise<Config> {
   const replicas: string[] = [];
   for (let k = 1; k <= 3; k++) {
     replicas.push(
-      `[[groups.replicas]]\nid = "r${k}"\nraft = "127.0.0.1:${await freePort()}"\nadmin = "127.0.0.1:${await freePort()}"`,
+      `[[groups.replicas]]\nid = "r${k}"\nraft = "127.0.0.1:${freePort()}"\nadmin = "127.0.0.1:${freePort()}"`,
     );
   }
   const text =
