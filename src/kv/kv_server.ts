@@ -64,7 +64,14 @@ export class KvServer {
   #snapshotRequested = 0;
   #ticks = 0;
   /** Counters for metrics: writes applied, reads served, snapshots taken. */
-  readonly counters = { writesApplied: 0, readsServed: 0, snapshots: 0, busy: 0 };
+  readonly counters = {
+    proposals: 0,
+    writesApplied: 0,
+    readsServed: 0,
+    snapshots: 0,
+    snapshotsInstalled: 0,
+    busy: 0,
+  };
 
   constructor(options: KvServerOptions) {
     this.#options = options;
@@ -111,6 +118,7 @@ export class KvServer {
       };
     const result = this.node.propose(encodeCommand(command));
     if (result.ok) {
+      this.counters.proposals++;
       this.#pendingWrites.set(result.index, {
         term: result.term,
         resolve: respond,
@@ -222,6 +230,7 @@ export class KvServer {
   }
 
   #restore(snapshot: Snapshot): void {
+    this.counters.snapshotsInstalled++;
     this.state = KvState.restore(snapshot.data);
     this.appliedIndex = snapshot.meta.index;
     for (const [index, pending] of this.#pendingWrites) {

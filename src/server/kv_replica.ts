@@ -18,6 +18,7 @@ import { FileStorage } from "../raft/wal/file_storage.ts";
 import { assert } from "../util/assert.ts";
 import type { Logger } from "../util/logger.ts";
 import { Prng } from "../util/prng.ts";
+import { CountingTransport, TimedStorage } from "./instrumented.ts";
 import { createReplicaMetrics } from "./replica_metrics.ts";
 
 /** What `startKvReplica` needs. */
@@ -114,8 +115,8 @@ export async function startKvReplica(options: KvReplicaOptions): Promise<KvRepli
     const activeKv = new KvServer({
       raft: {
         config: raftConfigFor(config, selfId, voters, seed),
-        storage,
-        transport,
+        storage: new TimedStorage(storage, metrics.storageWriteMs, metrics.entriesWritten),
+        transport: new CountingTransport(transport, metrics.messagesSent),
         onFatal: (error) => {
           logger.error("storage failed; stopping", { error: error.message });
           options.onFatal(error);

@@ -8,9 +8,8 @@ import assert from "node:assert/strict";
 import { parseConfig } from "../config/mod.ts";
 import type { Config } from "../config/mod.ts";
 import { Clerk } from "../kv/clerk.ts";
-import { RpcKvTransport } from "../kv/rpc_transport.ts";
+import { connectClerk } from "../kv/connect.ts";
 import { silentLogger } from "../util/logger.ts";
-import { Prng } from "../util/prng.ts";
 import { type KvReplica, startKvReplica } from "./kv_replica.ts";
 
 function freePort(): number {
@@ -39,13 +38,14 @@ async function testConfig(dataDir: string): Promise<Config> {
 }
 
 function clerkFor(config: Config): Clerk {
-  const transport = new RpcKvTransport({
-    servers: config.groups[0]!.replicas.map((replica) => replica.raft),
+  // Through the public entry point, with "host:port" strings as a library user would write.
+  return connectClerk({
+    servers: config.groups[0]!.replicas.map((replica) =>
+      `${replica.raft.host}:${replica.raft.port}`
+    ),
     clusterName: config.cluster.name,
     secret: config.cluster.secret,
-    logger: silentLogger,
   });
-  return new Clerk({ transport, random: new Prng(1) });
 }
 
 Deno.test("replica: three real replicas elect a leader, serve a clerk over TCP, and survive a restart", async () => {
@@ -74,6 +74,28 @@ Deno.test("replica: three real replicas elect a leader, serve a clerk over TCP, 
     const status = await (await fetch(`http://127.0.0.1:${replicas[0]!.adminPort}/status`)).json();
     assert.equal(status.id, "r1");
     assert.ok(["leader", "follower"].includes(status.role));
+    assert.equal(typeof status.raft.commit, "number");
+    const leaderReplica = replicas.find((replica) => replica?.kv.node.core.role === "leader")!;
+    const metrics = await (await fetch(`http://127.0.0.1:${leaderReplica.adminPort}/metrics`))
+      .text();
+    for (
+      const name of [
+        "shardkv_raft_term ",
+        "shardkv_raft_leader_changes_total",
+        "shardkv_raft_commit_index ",
+        "shardkv_raft_applied_index ",
+        "shardkv_kv_proposals_total ",
+        "shardkv_storage_append_ms_bucket",
+        "shardkv_storage_fsync_ms_bucket",
+        'shardkv_net_peer_bytes_sent{peer="',
+        'shardkv_net_peer_bytes_received{peer="',
+        'shardkv_raft_messages_sent_total{type="append"}',
+        "shardkv_raft_snapshots_received_total",
+      ]
+    ) assert.ok(metrics.includes(name), `/metrics lacks ${name}`);
+    const missing = await fetch(`http://127.0.0.1:${leaderReplica.adminPort}/nope`);
+    assert.equal(missing.status, 404);
+    assert.equal((await missing.json()).error, "notFound");
     // Stop everything and start again from the data directories.
     for (const [k, replica] of replicas.entries()) {
       await replica?.stop();
@@ -93,4 +115,15 @@ Deno.test("replica: three real replicas elect a leader, serve a clerk over TCP, 
     for (const replica of replicas) await replica?.stop();
     await Deno.remove(dataDir, { recursive: true });
   }
+});
+
+Deno.test("replica: connectClerk refuses an address that is not host:port", () => {
+  assert.throws(
+    () => connectClerk({ servers: ["localhost"], secret: "x".repeat(16) }),
+    /"localhost" is not host:port/,
+  );
+  assert.throws(
+    () => connectClerk({ servers: ["h:99999"], secret: "x".repeat(16) }),
+    /is not host:port/,
+  );
 });

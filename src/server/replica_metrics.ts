@@ -7,13 +7,17 @@
 import type { RaftNode } from "../raft/node.ts";
 import type { NetServer } from "../net/server.ts";
 import type { TcpTransport } from "../net/tcp_transport.ts";
-import { type Histogram, MetricsRegistry } from "../util/metrics.ts";
+import { type Counter, type Histogram, MetricsRegistry } from "../util/metrics.ts";
 import type { KvServer } from "../kv/kv_server.ts";
 
 /** Metrics the process updates as things happen (the rest are read at scrape time). */
 export interface ReplicaMetrics {
   readonly registry: MetricsRegistry;
   readonly fsyncMs: Histogram;
+  /** Whole batch writes (append and fdatasync) as the ready loop waits for them. */
+  readonly storageWriteMs: Histogram;
+  readonly entriesWritten: Counter;
+  readonly messagesSent: Counter;
   /** Leadership changes seen by this replica. */
   noteLeader(leader: number | null): void;
   render(): string;
@@ -52,6 +56,10 @@ export function createReplicaMetrics(
     "shardkv_raft_leader_changes_total",
     "Times this replica saw the leader change.",
   );
+  registry.gauge("shardkv_kv_proposals_total", "Writes proposed to Raft by this replica as leader.")
+    .collect(() => parts.kv()?.counters.proposals ?? 0);
+  registry.gauge("shardkv_raft_snapshots_received_total", "Snapshots installed from the leader.")
+    .collect(() => parts.kv()?.counters.snapshotsInstalled ?? 0);
   registry.gauge("shardkv_kv_writes_applied_total", "KV writes applied.").collect(() =>
     parts.kv()?.counters.writesApplied ?? 0
   );
@@ -71,6 +79,18 @@ export function createReplicaMetrics(
     "shardkv_storage_fsync_ms",
     "Latency of WAL fdatasync, in milliseconds.",
   );
+  const storageWriteMs = registry.histogram(
+    "shardkv_storage_append_ms",
+    "Latency of one ready batch's WAL append including its fdatasync, in milliseconds.",
+  );
+  const entriesWritten = registry.counter(
+    "shardkv_storage_entries_written_total",
+    "Log entries made durable (entries / fsyncs = group commit size).",
+  );
+  const messagesSent = registry.counter(
+    "shardkv_raft_messages_sent_total",
+    "Raft messages sent, by type (installSnapshot counts snapshot chunks sent).",
+  );
   const bytesSent = registry.gauge("shardkv_net_peer_bytes_sent", "Bytes sent to each peer.");
   const bytesReceived = registry.gauge(
     "shardkv_net_peer_bytes_received",
@@ -88,6 +108,9 @@ export function createReplicaMetrics(
   return {
     registry,
     fsyncMs,
+    storageWriteMs,
+    entriesWritten,
+    messagesSent,
     noteLeader(leader) {
       if (lastLeader !== undefined && leader !== lastLeader && leader !== null) leaderChanges.inc();
       if (leader !== null) lastLeader = leader;

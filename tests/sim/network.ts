@@ -44,6 +44,8 @@ export class SimNetwork {
   readonly #deliver: (to: number, message: Message) => void;
   /** blocked[from][to]: the link from → to is cut. */
   readonly #blocked: boolean[][];
+  /** linkClearAt[from][to]: virtual time of the last delivery scheduled on a reliable link. */
+  readonly #linkClearAt: number[][];
   faults: NetworkFaults = {
     unreliable: false,
     longReordering: false,
@@ -66,6 +68,7 @@ export class SimNetwork {
     this.#random = random;
     this.#deliver = deliver;
     this.#blocked = Array.from({ length: n }, () => Array.from({ length: n }, () => false));
+    this.#linkClearAt = Array.from({ length: n }, () => Array.from({ length: n }, () => 0));
     this.rpcsReceived = Array.from({ length: n }, () => 0);
   }
 
@@ -102,6 +105,12 @@ export class SimNetwork {
       const reorderable = faults.reorderRequests || !REQUEST_TYPES.has(message.type);
       if (faults.longReordering && reorderable && this.#random.chance(600 / 900)) {
         delay += 200 + this.#random.int(1 + this.#random.int(2000));
+      }
+      if (!faults.unreliable && !faults.longReordering) {
+        // A reliable link is FIFO, as a TCP connection is: never deliver before the previous message.
+        const earliest = this.#linkClearAt[from]![to]! - this.#scheduler.now;
+        if (delay < earliest) delay = earliest;
+        this.#linkClearAt[from]![to] = this.#scheduler.now + delay;
       }
       this.#scheduler.at(delay, () => {
         if (!this.linkUp(from, to)) return;
