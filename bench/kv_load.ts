@@ -51,8 +51,8 @@ export async function runPhase<P>(
   const latenciesMs: number[] = [];
   let errors = 0;
   let firstError: string | null = null;
-  const before = atTime(windowStart, probe);
-  const after = atTime(windowEnd, probe);
+  const before = atTime(windowStart, probe, signal);
+  const after = atTime(windowEnd, probe, signal);
   const client = async (clerk: Clerk, index: number) => {
     while (!signal.aborted && performance.now() < windowEnd) {
       const operationStart = performance.now();
@@ -87,11 +87,21 @@ export async function runPhase<P>(
   };
 }
 
-/** Runs `probe` when performance.now() reaches `atMs` (at once if that has passed). */
-function atTime<P>(atMs: number, probe: () => Promise<P>): { result: Promise<P> } {
+/** Runs `probe` when performance.now() reaches `atMs`, or at once when `signal` aborts. */
+function atTime<P>(
+  atMs: number,
+  probe: () => Promise<P>,
+  signal: AbortSignal,
+): { result: Promise<P> } {
   return {
     result: new Promise<P>((resolve, reject) => {
-      setTimeout(() => probe().then(resolve, reject), Math.max(0, atMs - performance.now()));
+      const run = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", run);
+        probe().then(resolve, reject);
+      };
+      const timer = setTimeout(run, Math.max(0, atMs - performance.now()));
+      signal.addEventListener("abort", run, { once: true });
     }),
   };
 }

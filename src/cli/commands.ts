@@ -9,7 +9,7 @@
 import { runOneOperation, runStdinOperations } from "./clerk_runtime.ts";
 import { runNode as runReplicaNode } from "../server/run_node.ts";
 import { parseArgs } from "node:util";
-import { type Config, findReplica, loadConfig } from "../config/mod.ts";
+import { type Config, findReplica, loadConfig, type LogFormat } from "../config/mod.ts";
 import { describeExit, superviseLocal } from "../supervisor/mod.ts";
 import { assertNever } from "../util/assert.ts";
 import { VERSION } from "../version.ts";
@@ -84,12 +84,21 @@ async function runNode(args: readonly string[], io: CliIo): Promise<number> {
   const { values } = parseFlags("node", () =>
     parseArgs({
       args: [...args],
-      options: { config: { type: "string" }, id: { type: "string" }, ...HELP_OPTION },
+      options: {
+        config: { type: "string" },
+        id: { type: "string" },
+        "log-format": { type: "string" },
+        ...HELP_OPTION,
+      },
       strict: true,
     }));
   if (values.help === true) return printUsage("node", io);
   const id = requireFlag("node", "id", "REPLICA", values.id);
-  const config = await loadCommandConfig("node", values.config);
+  const logFormat = parseLogFormat("node", values["log-format"]);
+  const loaded = await loadCommandConfig("node", values.config);
+  const config = logFormat === undefined
+    ? loaded
+    : { ...loaded, log: { ...loaded.log, format: logFormat } };
   const location = findReplica(config, id);
   if (location?.kind !== "group") {
     throw replicaNotFound("node", id, values.config ?? "", config, "group");
@@ -104,11 +113,17 @@ async function runShardMaster(args: readonly string[], io: CliIo): Promise<numbe
   const { values } = parseFlags("shardmaster", () =>
     parseArgs({
       args: [...args],
-      options: { config: { type: "string" }, id: { type: "string" }, ...HELP_OPTION },
+      options: {
+        config: { type: "string" },
+        id: { type: "string" },
+        "log-format": { type: "string" },
+        ...HELP_OPTION,
+      },
       strict: true,
     }));
   if (values.help === true) return printUsage("shardmaster", io);
   const id = requireFlag("shardmaster", "id", "REPLICA", values.id);
+  parseLogFormat("shardmaster", values["log-format"]);
   const config = await loadCommandConfig("shardmaster", values.config);
   if (config.shardmaster === undefined) {
     const message = `${values.config} has no [shardmaster] section: this cluster is a single ` +
@@ -172,6 +187,8 @@ async function runLocal(args: readonly string[], io: CliIo): Promise<number> {
     configPath: values.config ?? "",
     restart: values["no-restart"] !== true,
     io,
+    // Children write into pipes, where "auto" would pick JSON; on a terminal, keep them readable.
+    ...(Deno.stdout.isTerminal() ? { childLogFormat: "text" as const } : {}),
   });
   switch (outcome.kind) {
     case "stopped":
@@ -267,6 +284,13 @@ async function loadCommandConfig(command: CommandName, path: string | undefined)
   const result = await loadConfig(file);
   if (!result.ok) throw new CommandExit(EXIT_USAGE, `shardkv ${command}: ${result.error.message}`);
   return result.config;
+}
+
+/** Parses `--log-format`, which overrides the config's [log] format. */
+function parseLogFormat(command: CommandName, text: string | undefined): LogFormat | undefined {
+  if (text === undefined) return undefined;
+  if (text === "auto" || text === "json" || text === "text") return text;
+  throw new UsageError(command, `--log-format must be auto, json or text, got "${text}"`);
 }
 
 function parseTimeoutMs(text: string | undefined): number {

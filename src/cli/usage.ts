@@ -62,6 +62,7 @@ with a [shardmaster] section, the shard ownership logic. Its data lives in
 Flags:
 ${CONFIG_FLAG}
   --id REPLICA       The id of a replica in one of the [[groups]]. Required.
+  --log-format F     auto, json or text; overrides [log] format (local uses text on a terminal).
 ${HELP_FLAG}
 
 Example:

@@ -95,14 +95,16 @@ export function clusterProcesses(config: Config): ProcessSpec[] {
   return processes;
 }
 
-/** The shardkv command line of one replica: `node --config FILE --id ID`. */
+/** The shardkv command line of one replica: `node --config FILE --id ID [--log-format F]`. */
 export function replicaCommandArgs(
   role: ProcessRole,
   configPath: string,
   id: string,
+  logFormat?: "text" | "json",
 ): string[] {
   assert(configPath !== "" && id !== "", "a replica command needs a config path and an id");
-  return [role, "--config", configPath, "--id", id];
+  const args = [role, "--config", configPath, "--id", id];
+  return logFormat === undefined ? args : [...args, "--log-format", logFormat];
 }
 
 /**

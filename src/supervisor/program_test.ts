@@ -91,6 +91,10 @@ Deno.test("supervisor program: one process per replica, shard master first, with
     "a",
   ]);
   assert.throws(() => replicaCommandArgs("node", "", "a"), /needs a config path/);
+  assert.deepEqual(replicaCommandArgs("node", "/etc/c.toml", "a", "text").slice(-2), [
+    "--log-format",
+    "text",
+  ]);
 });
 
 Deno.test("supervisor program: admin URLs reach wildcard listeners on loopback; IPv6 bracketed", () => {

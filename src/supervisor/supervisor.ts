@@ -37,6 +37,8 @@ export interface LocalOptions {
   readonly program?: ProgramInvocation;
   /** The restart delay after `failures` unexpected exits in a row; defaults to backoff.ts. */
   readonly restartDelayMs?: (failures: number) => number;
+  /** Log format every child is told to use (`--log-format`); the config's own when absent. */
+  readonly childLogFormat?: "text" | "json";
   /** SIGTERM-to-SIGKILL grace period; defaults to STOP_GRACE_MS. */
   readonly stopGraceMs?: number;
   /** Stops the supervisor as SIGINT does (for tests and embedding). */
@@ -157,7 +159,12 @@ class LocalSupervisor {
     try {
       child = ManagedChild.spawn({
         program: this.#program,
-        commandArgs: replicaCommandArgs(slot.spec.role, this.#configPath, slot.spec.id),
+        commandArgs: replicaCommandArgs(
+          slot.spec.role,
+          this.#configPath,
+          slot.spec.id,
+          this.#options.childLogFormat,
+        ),
         onLine: (stream, line) =>
           stream === "stdout"
             ? io.stdout(prefixLines(slot.prefix, [line]))
