@@ -17,7 +17,7 @@ import { assert } from "../src/util/assert.ts";
 import { silentLogger } from "../src/util/logger.ts";
 import { Prng } from "../src/util/prng.ts";
 import { E2ECluster, type TomlOverrides } from "../tests/e2e/harness.ts";
-import { runCount, runPhase } from "./kv_load.ts";
+import { type PhaseResult, runCount, runPhase } from "./kv_load.ts";
 import { appendRow, type KvProbe, phaseRow, replicaRows } from "./kv_rows.ts";
 import { sampleCpu } from "./process_cpu.ts";
 import { scrapeMetrics } from "./replica_scrape.ts";
@@ -95,6 +95,7 @@ export async function kvSection(options: KvSectionOptions): Promise<BenchTable[]
   const timing = { warmupMs: WARMUP_MS, measureMs: Math.round(MEASURE_MS * scale) };
 
   const rows: BenchRow[] = [];
+  const notes: string[] = [];
   let nextPutKey = 0;
   const put = (clerk: Clerk, _client: number, signal: AbortSignal) =>
     clerk.put(keyOf(nextPutKey++ % KEYS), VALUE, { signal });
@@ -102,9 +103,10 @@ export async function kvSection(options: KvSectionOptions): Promise<BenchTable[]
     say(`kv: put, ${clients} clients ...`);
     const result = await runPhase(pool.take(clients), put, timing, signal, probe);
     signal.throwIfAborted();
+    noteErrors(`put, ${clients} clients`, result, notes);
     rows.push(phaseRow("put", clients, result, context, ETCD_REFERENCE[`put ${clients}`]!));
   }
-  const notes = await fillMissingKeys(pool, nextPutKey, signal, say);
+  notes.push(...await fillMissingKeys(pool, nextPutKey, signal, say));
 
   const random = new Prng(20_240_601);
   const get = (clerk: Clerk, _client: number, signal: AbortSignal) =>
@@ -112,6 +114,7 @@ export async function kvSection(options: KvSectionOptions): Promise<BenchTable[]
   say(`kv: linearizable get, ${GET_CLIENTS} clients ...`);
   const gets = await runPhase(pool.take(GET_CLIENTS), get, timing, signal, probe);
   signal.throwIfAborted();
+  noteErrors(`get, ${GET_CLIENTS} clients`, gets, notes);
   rows.push(phaseRow("get (linearizable)", GET_CLIENTS, gets, context, ETCD_REFERENCE["get 64"]!));
 
   say(`kv: ${APPENDS} sequential appends ...`);
@@ -119,7 +122,9 @@ export async function kvSection(options: KvSectionOptions): Promise<BenchTable[]
   signal.throwIfAborted();
 
   const finalLeader = await cluster.leader(1);
-  if (finalLeader !== leader) notes.push(`the leader changed during the run: ${leader} → ${finalLeader}`);
+  if (finalLeader !== leader) {
+    notes.push(`the leader changed during the run: ${leader} → ${finalLeader}`);
+  }
   const metrics = new Map(
     await Promise.all(
       cluster.ids(1).map(async (id) => [id, await scrapeMetrics(cluster.admin(id))] as const),
@@ -128,7 +133,8 @@ export async function kvSection(options: KvSectionOptions): Promise<BenchTable[]
   const machine = `${navigator.hardwareConcurrency}-core machine`;
   return [
     {
-      title: `kv: 3 replicas (real processes, loopback, fsync on, tick 50 ms), ${KEY_BYTES} B keys, ` +
+      title:
+        `kv: 3 replicas (real processes, loopback, fsync on, tick 50 ms), ${KEY_BYTES} B keys, ` +
         `${VALUE_BYTES} B values, ${KEYS.toLocaleString("en-US")} keys; ${
           timing.measureMs / 1000
         } s per phase after a ${WARMUP_MS / 1000} s warm-up; ` +
@@ -144,6 +150,12 @@ export async function kvSection(options: KvSectionOptions): Promise<BenchTable[]
   ];
 }
 
+/** Adds a note when operations of a phase failed, with the first failure. */
+function noteErrors(phase: string, result: PhaseResult<unknown>, notes: string[]): void {
+  if (result.errors === 0) return;
+  notes.push(`${phase}: ${result.errors} operations failed; the first: ${result.firstError}`);
+}
+
 /** The puts cover keys 0..putsDone-1; writes the rest (untimed) so every get finds a value. */
 async function fillMissingKeys(
   pool: ClerkPool,
@@ -155,11 +167,17 @@ async function fillMissingKeys(
   const missing = KEYS - putsDone;
   say(`kv: filling the ${missing} keys the put phases did not reach ...`);
   const started = performance.now();
-  await runCount(pool.take(CLIENTS_MAX), missing, (clerk, index, signal) =>
-    clerk.put(keyOf(putsDone + index), VALUE, { signal }), signal);
+  await runCount(
+    pool.take(CLIENTS_MAX),
+    missing,
+    (clerk, index, signal) => clerk.put(keyOf(putsDone + index), VALUE, { signal }),
+    signal,
+  );
   signal.throwIfAborted();
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  return [`${missing} keys the put phases did not reach were written before the gets (${seconds} s, untimed)`];
+  return [
+    `${missing} keys the put phases did not reach were written before the gets (${seconds} s, untimed)`,
+  ];
 }
 
 /** Latencies (ms) of APPENDS appends of VALUE to one key, one after another. */

@@ -66,7 +66,9 @@ export async function runPhase<P>(
       if (operationEnd < windowStart || operationEnd > windowEnd || signal.aborted) continue;
       if (failure !== null) {
         errors++;
-        firstError ??= failure instanceof Error ? `${failure.name}: ${failure.message}` : String(failure);
+        firstError ??= failure instanceof Error
+          ? `${failure.name}: ${failure.message}`
+          : String(failure);
         continue;
       }
       assert(latenciesMs.length < LATENCIES_MAX, "Too many latencies in one phase");

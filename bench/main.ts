@@ -6,10 +6,12 @@
  */
 
 import { parseArgs } from "node:util";
+import { kvSection } from "./kv_bench.ts";
 import { storageSection } from "./storage_bench.ts";
 import { printTable } from "./table.ts";
+import { transportSection } from "./transport_section.ts";
 
-const SECTIONS = ["storage"] as const;
+const SECTIONS = ["storage", "transport", "kv"] as const;
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -44,4 +46,37 @@ console.log(
 );
 if (wanted.has("storage")) {
   printTable("storage: WAL appends with fdatasync (group commit)", await storageSection(scale));
+}
+if (wanted.has("transport")) {
+  printTable(
+    "transport: loopback TCP, one connection (src/net/bench.ts)",
+    await transportSection(),
+  );
+}
+if (wanted.has("kv")) await runKvSection();
+
+/**
+ * The kv section starts replica processes: a signal (Ctrl-C, SIGTERM, a closed terminal)
+ * aborts it instead of ending this process at once, so that they are killed and their temp
+ * dir removed before we exit.
+ */
+async function runKvSection(): Promise<void> {
+  const interrupt = new AbortController();
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+  const onSignal = () => interrupt.abort(new Error("interrupted by a signal"));
+  for (const signal of signals) Deno.addSignalListener(signal, onSignal);
+  try {
+    const tables = await kvSection({
+      scale,
+      signal: interrupt.signal,
+      say: (line) => console.error(line),
+    });
+    for (const table of tables) printTable(table.title, table.rows);
+  } catch (error) {
+    if (!interrupt.signal.aborted) throw error;
+    console.error("bench: interrupted; every replica process was stopped");
+    Deno.exit(130);
+  } finally {
+    for (const signal of signals) Deno.removeSignalListener(signal, onSignal);
+  }
 }

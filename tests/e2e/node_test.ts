@@ -139,3 +139,24 @@ Deno.test("node: garbage bytes, an oversized length prefix and a truncated frame
   const read = await cluster.spawnCli(["clerk", "get", "after"]);
   assert.equal(read.stdout, "garbage\n");
 });
+
+Deno.test("node: POST /leadership/transfer hands leadership to the named replica (thesis §3.10), with the admin token only", async () => {
+  await using cluster = await E2ECluster.start({ groups: [3] });
+  const leader = await leaderOf(cluster, "a leader");
+  const target = cluster.ids(1).find((id) => id !== leader)!;
+  const anonymous = await fetch(`${cluster.admin(leader)}/leadership/transfer`, {
+    method: "POST",
+    body: JSON.stringify({ to: target }),
+  });
+  assert.equal(anonymous.status, 401);
+  await anonymous.body?.cancel();
+  const result = await cluster.adminCall(leader, "POST", "/leadership/transfer", { to: target });
+  assert.equal(result?.status, 200, JSON.stringify(result?.body));
+  await cluster.waitFor(
+    async () => (await cluster.leader(1)) === target,
+    5_000,
+    `${target} to lead`,
+  );
+  const put = await cluster.spawnCli(["clerk", "put", "after", "transfer"]);
+  assert.equal(put.code, 0, put.stderr);
+});
