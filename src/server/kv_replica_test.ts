@@ -19,7 +19,7 @@ function freePort(): number {
   return port;
 }
 
-async function testConfig(dataDir: string): Promise<Config> {
+function testConfig(dataDir: string): Config {
   const replicas: string[] = [];
   for (let k = 1; k <= 3; k++) {
     replicas.push(
@@ -50,7 +50,7 @@ function clerkFor(config: Config): Clerk {
 
 Deno.test("replica: three real replicas elect a leader, serve a clerk over TCP, and survive a restart", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "shardkv-replica-test-" });
-  const config = await testConfig(dataDir);
+  const config = testConfig(dataDir);
   const replicas: (KvReplica | null)[] = [];
   const clerk = clerkFor(config);
   try {
