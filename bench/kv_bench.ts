@@ -10,10 +10,12 @@
  * run ends: `await using`, and an aborted `signal` (Ctrl-C) ends the phases early.
  */
 
+import { fileURLToPath } from "node:url";
 import { Clerk } from "../src/kv/clerk.ts";
 import { RpcKvTransport } from "../src/kv/rpc_transport.ts";
 import type { Config } from "../src/config/mod.ts";
 import { assert } from "../src/util/assert.ts";
+import { MAIN_MODULE_URL, type ProgramInvocation } from "../src/supervisor/mod.ts";
 import { silentLogger } from "../src/util/logger.ts";
 import { Prng } from "../src/util/prng.ts";
 import { E2ECluster, type TomlOverrides } from "../tests/e2e/harness.ts";
@@ -64,6 +66,11 @@ export interface KvSectionOptions {
   readonly signal: AbortSignal;
   /** Progress lines (stderr). */
   readonly say: (line: string) => void;
+  /**
+   * When set, every replica runs with `--cpu-prof --cpu-prof-dir=<this>` and is stopped with
+   * SIGTERM at the end so that V8 writes its profile (of the whole run, all phases).
+   */
+  readonly cpuProfileDir?: string;
 }
 
 /** `k` + 15 digits: 16 bytes. */
@@ -78,9 +85,12 @@ assert(keyOf(KEYS - 1).length === KEY_BYTES, "bench keys are 16 bytes");
 export async function kvSection(options: KvSectionOptions): Promise<BenchTable[]> {
   const { scale, signal, say } = options;
   say("kv: starting 3 replicas (fsync on, tick 50 ms) ...");
+  const profileDir = options.cpuProfileDir;
+  if (profileDir !== undefined) await Deno.mkdir(profileDir, { recursive: true });
   await using cluster = await E2ECluster.start({
     groups: [3],
     configOverrides: KV_CONFIG_OVERRIDES,
+    ...(profileDir === undefined ? {} : { program: profilingProgram(profileDir) }),
   });
   await using pool = new ClerkPool(cluster.config, CLIENTS_MAX);
   const leader = await cluster.waitFor(() => cluster.leader(1), LEADER_WAIT_MS, "a leader");
@@ -130,6 +140,11 @@ export async function kvSection(options: KvSectionOptions): Promise<BenchTable[]
       cluster.ids(1).map(async (id) => [id, await scrapeMetrics(cluster.admin(id))] as const),
     ),
   );
+  if (profileDir !== undefined) {
+    await Promise.all(cluster.ids().map((id) => cluster.terminate(id)));
+    const names = [...pids].map(([name, pid]) => `${name} = pid ${pid}`).join(", ");
+    notes.push(`CPU profiles of the replicas in ${profileDir} (named by pid: ${names})`);
+  }
   const machine = `${navigator.hardwareConcurrency}-core machine`;
   return [
     {
@@ -190,6 +205,15 @@ async function sequentialAppends(clerk: Clerk, signal: AbortSignal): Promise<num
     latenciesMs.push(performance.now() - started);
   }
   return latenciesMs;
+}
+
+/** `deno run -A --cpu-prof --cpu-prof-dir=<dir> main.ts`: the replica program, profiled. */
+function profilingProgram(dir: string): ProgramInvocation {
+  const main = fileURLToPath(MAIN_MODULE_URL);
+  return {
+    executable: Deno.execPath(),
+    leadingArgs: ["run", "-A", "--cpu-prof", `--cpu-prof-dir=${dir}`, main],
+  };
 }
 
 /** Replica id → pid for each replica of the cluster, and "loadgen" → this process. */

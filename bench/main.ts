@@ -2,9 +2,10 @@
  * `deno task bench`: throughput and latency of real code on this machine, printed as tables
  * (and one JSON line per row). Never part of `deno task ok`: timings are measured, not asserted.
  *
- *   deno task bench [--section=storage,transport,kv] [--scale=1]
+ *   deno task bench [--section=storage,transport,kv] [--scale=1] [--cpu-prof-dir=DIR]
  */
 
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { kvSection } from "./kv_bench.ts";
 import { storageSection } from "./storage_bench.ts";
@@ -18,6 +19,7 @@ const { values } = parseArgs({
   options: {
     section: { type: "string", default: SECTIONS.join(",") },
     scale: { type: "string", default: "1" },
+    "cpu-prof-dir": { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -25,7 +27,9 @@ if (values.help) {
   console.log(
     `Usage: deno task bench [--section=${
       SECTIONS.join(",")
-    }] [--scale=N]\n\n  --scale  multiplies the work per phase (default 1; 0.1 for a quick look)`,
+    }] [--scale=N] [--cpu-prof-dir=DIR]\n\n` +
+      `  --scale         multiplies the work per phase (default 1; 0.1 for a quick look)\n` +
+      `  --cpu-prof-dir  kv: run the replicas under --cpu-prof, writing their profiles to DIR`,
   );
   Deno.exit(0);
 }
@@ -66,10 +70,12 @@ async function runKvSection(): Promise<void> {
   const onSignal = () => interrupt.abort(new Error("interrupted by a signal"));
   for (const signal of signals) Deno.addSignalListener(signal, onSignal);
   try {
+    const profileDir = values["cpu-prof-dir"];
     const tables = await kvSection({
       scale,
       signal: interrupt.signal,
       say: (line) => console.error(line),
+      ...(profileDir === undefined ? {} : { cpuProfileDir: resolve(profileDir) }),
     });
     for (const table of tables) printTable(table.title, table.rows);
   } catch (error) {

@@ -14,6 +14,7 @@ import { describeExit, superviseLocal } from "../supervisor/mod.ts";
 import { assertNever } from "../util/assert.ts";
 import { VERSION } from "../version.ts";
 import { checkOperation, parseOperation } from "./clerk_operation.ts";
+import { runStatusCommand } from "./status_command.ts";
 import type { CliIo } from "./io.ts";
 import { COMMAND_NAMES, type CommandName, commandUsage, mainUsage } from "./usage.ts";
 
@@ -211,25 +212,15 @@ async function runLocal(args: readonly string[], io: CliIo): Promise<number> {
 }
 
 async function runStatus(args: readonly string[], io: CliIo): Promise<number> {
-  return await runConfigOnly("status", "status table", args, io);
-}
-
-/** A command whose only flag is --config: validate it, then report "not implemented". */
-async function runConfigOnly(
-  command: CommandName,
-  issue: string,
-  args: readonly string[],
-  io: CliIo,
-): Promise<number> {
-  const { values } = parseFlags(command, () =>
+  const { values } = parseFlags("status", () =>
     parseArgs({
       args: [...args],
-      options: { config: { type: "string" }, ...HELP_OPTION },
+      options: { config: { type: "string" }, json: { type: "boolean" }, ...HELP_OPTION },
       strict: true,
     }));
-  if (values.help === true) return printUsage(command, io);
-  await loadCommandConfig(command, values.config);
-  return notImplemented(command, issue, io);
+  if (values.help === true) return printUsage("status", io);
+  const config = await loadCommandConfig("status", values.config);
+  return await runStatusCommand(config, { json: values.json === true }, io);
 }
 
 const HELP_OPTION = { help: { type: "boolean", short: "h" } } as const;

@@ -140,16 +140,27 @@ Example:
   },
   status: {
     summary: "print a cluster-wide status table",
-    usage: "shardkv status --config FILE",
-    body: `Reads GET /status from the admin endpoint of every process in FILE and prints one
-table: role, term, leader, commit and applied index, shard states.
+    usage: "shardkv status --config FILE [--json]",
+    body: `Asks GET /status of the admin endpoint of every process in FILE (every replica
+of every group and of the shard master), all at once with a 1 s timeout each, and prints
+one table: replica, kind, group, role, term, leader (a replica id), commit and applied
+index; in a sharded cluster also the shard configuration number and the shard states
+(runs such as 0-3:serving 4:pulling). A process that did not answer shows the role
+"unreachable" (or "error" for an answer that is not a status document) and the reason
+in NOTE. Under the table, one line per group: its leader, term and replicas reachable.
 
 Flags:
 ${CONFIG_FLAG}
+  --json             Print a JSON array instead, one object per process:
+                     {id, kind, group, admin, status, error}, status being the
+                     GET /status document or null when the process did not answer.
 ${HELP_FLAG}
 
-Example:
+Exit codes: 0 every process answered, 1 some did not, 2 bad command line or config.
+
+Examples:
   shardkv status --config cluster.toml
+  shardkv status --config cluster.toml --json
 `,
   },
 } satisfies Record<CommandName, CommandHelp>;

@@ -19,24 +19,27 @@ import { assert } from "../util/assert.ts";
 import type { KvReply } from "./command.ts";
 import { CLIENT_SESSIONS_MAX, SESSION_EVICT_IDLE_MS_MIN, SESSION_IDLE_MS_MAX } from "./limits.ts";
 
-/** One client's session. */
-export interface Session {
+/** One client's session; `Reply` is the state machine's reply type. */
+export interface Session<Reply = KvReply> {
   readonly clientId: number;
   readonly seq: number;
-  readonly reply: KvReply;
+  readonly reply: Reply;
   readonly lastUsedMs: number;
 }
 
 /** What a write's session says before it is applied. */
-export type SessionCheck =
+export type SessionCheck<Reply = KvReply> =
   | { readonly kind: "new" }
-  | { readonly kind: "duplicate"; readonly reply: KvReply }
+  | { readonly kind: "duplicate"; readonly reply: Reply }
   | { readonly kind: "stale"; readonly lastSeq: number }
   | { readonly kind: "full" };
 
-/** The sessions of one shard. */
-export class SessionTable {
-  readonly #sessions = new Map<number, Session>();
+/**
+ * The sessions of one shard (or of the shard master), generic over the reply it caches; the
+ * default keeps KV callers unchanged.
+ */
+export class SessionTable<Reply = KvReply> {
+  readonly #sessions = new Map<number, Session<Reply>>();
   readonly #maxSessions: number;
 
   constructor(maxSessions = CLIENT_SESSIONS_MAX) {
@@ -49,7 +52,7 @@ export class SessionTable {
   }
 
   /** Classifies write `seq` of `clientId` at log time `nowMs`. */
-  check(clientId: number, seq: number, nowMs: number): SessionCheck {
+  check(clientId: number, seq: number, nowMs: number): SessionCheck<Reply> {
     const session = this.#sessions.get(clientId);
     if (session === undefined) return this.#canAdmit(nowMs) ? { kind: "new" } : { kind: "full" };
     if (seq === session.seq) return { kind: "duplicate", reply: session.reply };
@@ -58,7 +61,7 @@ export class SessionTable {
   }
 
   /** Records the reply of write `seq` at log time `nowMs`. */
-  record(clientId: number, seq: number, reply: KvReply, nowMs: number): void {
+  record(clientId: number, seq: number, reply: Reply, nowMs: number): void {
     this.#sessions.delete(clientId);
     this.#sessions.set(clientId, { clientId, seq, reply, lastUsedMs: nowMs });
     while (this.#sessions.size > this.#maxSessions) {
@@ -70,7 +73,7 @@ export class SessionTable {
   /** True when a new session fits: there is room, or the oldest has been idle long enough. */
   #canAdmit(nowMs: number): boolean {
     if (this.#sessions.size < this.#maxSessions) return true;
-    const oldest = this.#sessions.values().next().value as Session;
+    const oldest = this.#sessions.values().next().value as Session<Reply>;
     return nowMs - oldest.lastUsedMs >= SESSION_EVICT_IDLE_MS_MIN;
   }
 
@@ -83,12 +86,12 @@ export class SessionTable {
   }
 
   /** Sessions in least-recently-used order (for snapshots and shard migration). */
-  entries(): IterableIterator<Session> {
+  entries(): IterableIterator<Session<Reply>> {
     return this.#sessions.values();
   }
 
   /** Adds a session from a snapshot or a migrated shard, keeping the newer of two. */
-  merge(session: Session): void {
+  merge(session: Session<Reply>): void {
     const existing = this.#sessions.get(session.clientId);
     if (existing !== undefined && existing.seq >= session.seq) return;
     this.record(
