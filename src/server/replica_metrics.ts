@@ -8,7 +8,7 @@ import type { RaftNode } from "../raft/node.ts";
 import type { NetServer } from "../net/server.ts";
 import type { TcpTransport } from "../net/tcp_transport.ts";
 import { type Counter, type Histogram, MetricsRegistry } from "../util/metrics.ts";
-import type { KvServer } from "../kv/kv_server.ts";
+import type { ServiceView } from "./replica_process.ts";
 
 /** Metrics the process updates as things happen (the rest are read at scrape time). */
 export interface ReplicaMetrics {
@@ -26,7 +26,7 @@ export interface ReplicaMetrics {
 /** Registers every metric of a KV replica. */
 export function createReplicaMetrics(
   parts: {
-    kv: () => KvServer | null;
+    service: () => ServiceView | null;
     node: () => RaftNode | null;
     transport: () => TcpTransport | null;
     server: () => NetServer | null;
@@ -57,23 +57,23 @@ export function createReplicaMetrics(
     "Times this replica saw the leader change.",
   );
   registry.gauge("shardkv_kv_proposals_total", "Writes proposed to Raft by this replica as leader.")
-    .collect(() => parts.kv()?.counters.proposals ?? 0);
+    .collect(() => parts.service()?.counters.proposals ?? 0);
   registry.gauge("shardkv_raft_snapshots_received_total", "Snapshots installed from the leader.")
-    .collect(() => parts.kv()?.counters.snapshotsInstalled ?? 0);
+    .collect(() => parts.service()?.counters.snapshotsInstalled ?? 0);
   registry.gauge("shardkv_kv_writes_applied_total", "KV writes applied.").collect(() =>
-    parts.kv()?.counters.writesApplied ?? 0
+    parts.service()?.counters.writesApplied ?? 0
   );
   registry.gauge("shardkv_kv_reads_served_total", "Linearizable reads served.").collect(() =>
-    parts.kv()?.counters.readsServed ?? 0
+    parts.service()?.counters.readsServed ?? 0
   );
   registry.gauge("shardkv_kv_snapshots_total", "Snapshots taken by the state machine.").collect(
-    () => parts.kv()?.counters.snapshots ?? 0,
+    () => parts.service()?.counters.snapshots ?? 0,
   );
   registry.gauge("shardkv_kv_busy_total", "Requests refused because the server was busy.").collect(
-    () => parts.kv()?.counters.busy ?? 0,
+    () => parts.service()?.counters.busy ?? 0,
   );
   registry.gauge("shardkv_kv_pending_writes", "Writes waiting for their entry to apply.").collect(
-    () => parts.kv()?.pendingWrites ?? 0,
+    () => parts.service()?.pendingProposals ?? 0,
   );
   const fsyncMs = registry.histogram(
     "shardkv_storage_fsync_ms",
