@@ -144,7 +144,6 @@ Deno.test("cli: with a valid config each command says it is not implemented yet,
         ["clerk", "--config", path, "--timeout-ms", "500", "put", "k", "v"],
         ["clerk", "--config", path, "move", "9", "1"],
         ["clerk", "--config", path, "--stdin"],
-        ["status", "--config", path],
       ]
     ) {
       const result = await run(...args);

@@ -7,6 +7,7 @@
  * in a write that failed are lost (Raft retransmits what matters).
  */
 
+import { dialFramed } from "./dial.ts";
 import type { Logger } from "../util/logger.ts";
 import type { Message } from "../raft/core/messages.ts";
 import type { NodeId } from "../raft/core/types.ts";
@@ -14,12 +15,7 @@ import { Backoff } from "./backoff.ts";
 import { FrameError } from "./frame.ts";
 import { FramedConnection } from "./framed_connection.ts";
 import { connectHandshake, type HandshakeError } from "./handshake.ts";
-import {
-  BATCH_BYTES_TARGET,
-  BATCH_MESSAGES_MAX,
-  CONNECT_TIMEOUT_MS,
-  RECONNECT_DELAY_MAX_MS,
-} from "./limits.ts";
+import { BATCH_BYTES_TARGET, BATCH_MESSAGES_MAX, RECONNECT_DELAY_MAX_MS } from "./limits.ts";
 import { MessageQueue } from "./message_queue.ts";
 import { encodeBatchFrame } from "./raft_codec.ts";
 
@@ -180,23 +176,12 @@ export class PeerLink {
     const { address, peer, groupId } = this.#options;
     const abort = new AbortController();
     this.#connectAbort = abort;
-    const timer = setTimeout(() => abort.abort(), CONNECT_TIMEOUT_MS);
-    let conn: Deno.TcpConn;
-    try {
-      conn = await Deno.connect({
-        hostname: address.host,
-        port: address.port,
-        signal: abort.signal,
-      });
-    } catch (error) {
-      this.#noteFailure(`connect failed: ${(error as Error).message}`);
+    const connection = await dialFramed(address, abort);
+    this.#connectAbort = null;
+    if (connection instanceof Error) {
+      this.#noteFailure(`connect failed: ${connection.message}`);
       return false;
-    } finally {
-      clearTimeout(timer);
-      this.#connectAbort = null;
     }
-    conn.setNoDelay(true);
-    const connection = new FramedConnection(conn);
     this.#connection = connection;
     if (this.#closed) {
       connection.close();

@@ -7,6 +7,7 @@
  * that failed with "timeout", "connection" or "aborted" after it was sent is unknown.
  */
 
+import { dialFramed } from "./dial.ts";
 import type { Logger } from "../util/logger.ts";
 import { assert } from "../util/assert.ts";
 import { FrameError } from "./frame.ts";
@@ -14,7 +15,6 @@ import { FramedConnection } from "./framed_connection.ts";
 import { FrameWriter } from "./frame_writer.ts";
 import { connectHandshake, importClusterKey } from "./handshake.ts";
 import {
-  CONNECT_TIMEOUT_MS,
   FRAME_BYTES_MAX,
   RPC_CLIENT_PENDING_MAX,
   RPC_REQUEST_ID_MAX,
@@ -179,25 +179,14 @@ export class RpcClient {
     const { address } = this.#options;
     const abort = new AbortController();
     this.#connectAbort = abort;
-    const timer = setTimeout(() => abort.abort(), CONNECT_TIMEOUT_MS);
-    let conn: Deno.TcpConn;
-    try {
-      conn = await Deno.connect({
-        hostname: address.host,
-        port: address.port,
-        signal: abort.signal,
-      });
-    } catch (error) {
+    const connection = await dialFramed(address, abort);
+    this.#connectAbort = null;
+    if (connection instanceof Error) {
       return new RpcError(
         "connection",
-        `cannot connect to ${address.host}:${address.port}: ${(error as Error).message}`,
+        `cannot connect to ${address.host}:${address.port}: ${connection.message}`,
       );
-    } finally {
-      clearTimeout(timer);
-      this.#connectAbort = null;
     }
-    conn.setNoDelay(true);
-    const connection = new FramedConnection(conn);
     if (this.#closed) {
       connection.close();
       return new RpcError("connection", "the client was closed");
