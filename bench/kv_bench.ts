@@ -11,17 +11,15 @@
  */
 
 import { fileURLToPath } from "node:url";
-import { Clerk } from "../src/kv/clerk.ts";
-import { RpcKvTransport } from "../src/kv/rpc_transport.ts";
-import type { Config } from "../src/config/mod.ts";
+import type { Clerk } from "../src/kv/clerk.ts";
 import { assert } from "../src/util/assert.ts";
 import { MAIN_MODULE_URL, type ProgramInvocation } from "../src/supervisor/mod.ts";
-import { silentLogger } from "../src/util/logger.ts";
 import { Prng } from "../src/util/prng.ts";
 import { E2ECluster, type TomlOverrides } from "../tests/e2e/harness.ts";
-import { type PhaseResult, runCount, runPhase } from "./kv_load.ts";
-import { appendRow, type KvProbe, phaseRow, replicaRows } from "./kv_rows.ts";
-import { sampleCpu } from "./process_cpu.ts";
+import { ClerkPool } from "./clerk_pool.ts";
+import { type PhaseResult, type PhaseTiming, runCount, runPhase } from "./kv_load.ts";
+import { appendRow, type KvProbe, phaseRow, replicaRows, type Roles } from "./kv_rows.ts";
+import { cpuSeconds, sampleCpu } from "./process_cpu.ts";
 import { scrapeMetrics } from "./replica_scrape.ts";
 import type { BenchRow } from "./table.ts";
 
@@ -53,9 +51,10 @@ const ETCD_REFERENCE: Readonly<Record<string, string>> = {
   "get 64": "9,600/s",
 };
 
-/** A printed table. */
+/** A table to print: `about` lines go under the title, which stays short (the JSON key). */
 export interface BenchTable {
   readonly title: string;
+  readonly about: readonly string[];
   readonly rows: readonly BenchRow[];
 }
 
@@ -73,126 +72,115 @@ export interface KvSectionOptions {
   readonly cpuProfileDir?: string;
 }
 
+/** Everything the phases share. */
+interface KvRun {
+  readonly cluster: E2ECluster;
+  readonly pool: ClerkPool;
+  readonly roles: Roles;
+  /** Replica id (and "loadgen") → pid. */
+  readonly pids: ReadonlyMap<string, number>;
+  readonly timing: PhaseTiming;
+  readonly signal: AbortSignal;
+  readonly say: (line: string) => void;
+  /** Lines printed under the first table: failures, leader changes, the fill. */
+  readonly notes: string[];
+  probe(): Promise<KvProbe>;
+}
+
 /** `k` + 15 digits: 16 bytes. */
 function keyOf(index: number): string {
   return `k${String(index).padStart(KEY_BYTES - 1, "0")}`;
 }
 
 const VALUE = "v".repeat(VALUE_BYTES);
-assert(keyOf(KEYS - 1).length === KEY_BYTES, "bench keys are 16 bytes");
+assert(keyOf(KEYS).length === KEY_BYTES, "bench keys are 16 bytes");
 
 /** Runs the kv benchmark and returns its tables; see the module comment. */
 export async function kvSection(options: KvSectionOptions): Promise<BenchTable[]> {
-  const { scale, signal, say } = options;
+  const { signal, say, cpuProfileDir } = options;
   say("kv: starting 3 replicas (fsync on, tick 50 ms) ...");
-  const profileDir = options.cpuProfileDir;
-  if (profileDir !== undefined) await Deno.mkdir(profileDir, { recursive: true });
+  if (cpuProfileDir !== undefined) await Deno.mkdir(cpuProfileDir, { recursive: true });
   await using cluster = await E2ECluster.start({
     groups: [3],
     configOverrides: KV_CONFIG_OVERRIDES,
-    ...(profileDir === undefined ? {} : { program: profilingProgram(profileDir) }),
+    ...(cpuProfileDir === undefined ? {} : { program: profilingProgram(cpuProfileDir) }),
   });
-  await using pool = new ClerkPool(cluster.config, CLIENTS_MAX);
+  await using pool = new ClerkPool(cluster.config, CLIENTS_MAX, 7);
   const leader = await cluster.waitFor(() => cluster.leader(1), LEADER_WAIT_MS, "a leader");
   signal.throwIfAborted();
   const pids = processIds(cluster);
-  const probe = async (): Promise<KvProbe> => ({
-    cpu: sampleCpu(pids),
-    leader: await scrapeMetrics(cluster.admin(leader)),
-  });
-  const followers = cluster.ids(1).filter((id) => id !== leader);
-  const context = { leader, followers };
-  const timing = { warmupMs: WARMUP_MS, measureMs: Math.round(MEASURE_MS * scale) };
-
-  const rows: BenchRow[] = [];
-  const notes: string[] = [];
-  let nextPutKey = 0;
-  const put = (clerk: Clerk, _client: number, signal: AbortSignal) =>
-    clerk.put(keyOf(nextPutKey++ % KEYS), VALUE, { signal });
-  for (const clients of PUT_CLIENTS) {
-    say(`kv: put, ${clients} clients ...`);
-    const result = await runPhase(pool.take(clients), put, timing, signal, probe);
-    signal.throwIfAborted();
-    noteErrors(`put, ${clients} clients`, result, notes);
-    rows.push(phaseRow("put", clients, result, context, ETCD_REFERENCE[`put ${clients}`]!));
-  }
-  notes.push(...await fillMissingKeys(pool, nextPutKey, signal, say));
-
-  const random = new Prng(20_240_601);
-  const get = (clerk: Clerk, _client: number, signal: AbortSignal) =>
-    clerk.get(keyOf(random.int(KEYS)), { signal });
-  say(`kv: linearizable get, ${GET_CLIENTS} clients ...`);
-  const gets = await runPhase(pool.take(GET_CLIENTS), get, timing, signal, probe);
-  signal.throwIfAborted();
-  noteErrors(`get, ${GET_CLIENTS} clients`, gets, notes);
-  rows.push(phaseRow("get (linearizable)", GET_CLIENTS, gets, context, ETCD_REFERENCE["get 64"]!));
-
+  const run: KvRun = {
+    cluster,
+    pool,
+    roles: { leader, followers: cluster.ids(1).filter((id) => id !== leader) },
+    pids,
+    timing: { warmupMs: WARMUP_MS, measureMs: Math.round(MEASURE_MS * options.scale) },
+    signal,
+    say,
+    notes: [],
+    probe: async () => ({
+      cpu: sampleCpu(pids),
+      leader: await scrapeMetrics(cluster.admin(leader)),
+    }),
+  };
+  const rows = [...await putPhases(run), await getPhase(run)];
   say(`kv: ${APPENDS} sequential appends ...`);
   const appends = await sequentialAppends(pool.take(1)[0]!, signal);
   signal.throwIfAborted();
-
-  const finalLeader = await cluster.leader(1);
-  if (finalLeader !== leader) {
-    notes.push(`the leader changed during the run: ${leader} → ${finalLeader}`);
-  }
-  const metrics = new Map(
-    await Promise.all(
-      cluster.ids(1).map(async (id) => [id, await scrapeMetrics(cluster.admin(id))] as const),
-    ),
-  );
-  if (profileDir !== undefined) {
-    await Promise.all(cluster.ids().map((id) => cluster.terminate(id)));
-    const names = [...pids].map(([name, pid]) => `${name} = pid ${pid}`).join(", ");
-    notes.push(`CPU profiles of the replicas in ${profileDir} (named by pid: ${names})`);
-  }
-  const machine = `${navigator.hardwareConcurrency}-core machine`;
+  const replicas = await replicaSummary(run, cpuProfileDir);
   return [
+    { title: "kv: 3 replicas on loopback, fsync on", about: aboutLines(run), rows },
+    { title: "kv: sequential appends, one clerk, one key", about: [], rows: [appendRow(appends)] },
     {
-      title:
-        `kv: 3 replicas (real processes, loopback, fsync on, tick 50 ms), ${KEY_BYTES} B keys, ` +
-        `${VALUE_BYTES} B values, ${KEYS.toLocaleString("en-US")} keys; ${
-          timing.measureMs / 1000
-        } s per phase after a ${WARMUP_MS / 1000} s warm-up; ` +
-        `the load generator (this process) runs on the same ${machine} as the replicas` +
-        notes.map((note) => `\nnote: ${note}`).join(""),
-      rows,
-    },
-    { title: "kv: sequential appends, one clerk, one key", rows: [appendRow(appends)] },
-    {
-      title: "kv: per replica after the run (writes/fsync = writes applied / WAL fdatasyncs)",
-      rows: replicaRows(metrics, pids, leader),
+      title: "kv: per replica after the run",
+      about: ["writes/fsync = writes applied / WAL fdatasyncs (shardkv_storage_fsync_ms_count)"],
+      rows: replicas,
     },
   ];
 }
 
-/** Adds a note when operations of a phase failed, with the first failure. */
-function noteErrors(phase: string, result: PhaseResult<unknown>, notes: string[]): void {
-  if (result.errors === 0) return;
-  notes.push(`${phase}: ${result.errors} operations failed; the first: ${result.firstError}`);
+/** The put phases, then (untimed) whatever keys they did not reach, so that gets find values. */
+async function putPhases(run: KvRun): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  let nextKey = 0;
+  const put = (clerk: Clerk, _client: number, signal: AbortSignal) =>
+    clerk.put(keyOf(nextKey++ % KEYS), VALUE, { signal });
+  for (const clients of PUT_CLIENTS) {
+    run.say(`kv: put, ${clients} clients ...`);
+    const result = await runPhase(run.pool.take(clients), put, run.timing, run.signal, run.probe);
+    run.signal.throwIfAborted();
+    noteErrors(run, `put, ${clients} clients`, result);
+    rows.push(phaseRow("put", clients, result, run.roles, ETCD_REFERENCE[`put ${clients}`]!));
+  }
+  if (nextKey < KEYS) await fillKeys(run, nextKey);
+  return rows;
 }
 
-/** The puts cover keys 0..putsDone-1; writes the rest (untimed) so every get finds a value. */
-async function fillMissingKeys(
-  pool: ClerkPool,
-  putsDone: number,
-  signal: AbortSignal,
-  say: (line: string) => void,
-): Promise<string[]> {
-  if (putsDone >= KEYS) return [];
-  const missing = KEYS - putsDone;
-  say(`kv: filling the ${missing} keys the put phases did not reach ...`);
+/** Linearizable gets of random keys. */
+async function getPhase(run: KvRun): Promise<BenchRow> {
+  const random = new Prng(20_240_601);
+  const get = (clerk: Clerk, _client: number, signal: AbortSignal) =>
+    clerk.get(keyOf(random.int(KEYS)), { signal });
+  run.say(`kv: linearizable get, ${GET_CLIENTS} clients ...`);
+  const result = await runPhase(run.pool.take(GET_CLIENTS), get, run.timing, run.signal, run.probe);
+  run.signal.throwIfAborted();
+  noteErrors(run, `get, ${GET_CLIENTS} clients`, result);
+  return phaseRow("get (linearizable)", GET_CLIENTS, result, run.roles, ETCD_REFERENCE["get 64"]!);
+}
+
+/** Writes keys from..KEYS-1 with every clerk, untimed. */
+async function fillKeys(run: KvRun, from: number): Promise<void> {
+  const missing = KEYS - from;
+  run.say(`kv: filling the ${missing} keys the put phases did not reach ...`);
   const started = performance.now();
-  await runCount(
-    pool.take(CLIENTS_MAX),
-    missing,
-    (clerk, index, signal) => clerk.put(keyOf(putsDone + index), VALUE, { signal }),
-    signal,
-  );
-  signal.throwIfAborted();
+  const put = (clerk: Clerk, index: number, signal: AbortSignal) =>
+    clerk.put(keyOf(from + index), VALUE, { signal });
+  await runCount(run.pool.take(CLIENTS_MAX), missing, put, run.signal);
+  run.signal.throwIfAborted();
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  return [
-    `${missing} keys the put phases did not reach were written before the gets (${seconds} s, untimed)`,
-  ];
+  run.notes.push(
+    `the put phases did not reach ${missing} keys: written before the gets (${seconds} s, untimed)`,
+  );
 }
 
 /** Latencies (ms) of APPENDS appends of VALUE to one key, one after another. */
@@ -205,6 +193,50 @@ async function sequentialAppends(clerk: Clerk, signal: AbortSignal): Promise<num
     latenciesMs.push(performance.now() - started);
   }
   return latenciesMs;
+}
+
+/**
+ * Each replica's metrics and CPU time after the run. When profiling, the replicas are then
+ * stopped with SIGTERM, so that they write their profiles before the cluster is disposed.
+ */
+async function replicaSummary(run: KvRun, cpuProfileDir: string | undefined): Promise<BenchRow[]> {
+  const { cluster, roles, pids, notes } = run;
+  const finalLeader = await cluster.leader(1);
+  if (finalLeader !== roles.leader) {
+    notes.push(`the leader changed during the run: ${roles.leader} → ${finalLeader}`);
+  }
+  const metrics = new Map(
+    await Promise.all(
+      cluster.ids(1).map(async (id) => [id, await scrapeMetrics(cluster.admin(id))] as const),
+    ),
+  );
+  const cpu = new Map([...pids].map(([name, pid]) => [name, cpuSeconds(pid)] as const));
+  if (cpuProfileDir !== undefined) {
+    await Promise.all(cluster.ids().map((id) => cluster.terminate(id)));
+    const names = [...pids].map(([name, pid]) => `${name} = pid ${pid}`).join(", ");
+    notes.push(`CPU profiles of the replicas are in ${cpuProfileDir} (by pid: ${names})`);
+  }
+  return replicaRows(metrics, cpu, roles.leader);
+}
+
+/** The lines under the phase table: what ran where, then the notes. */
+function aboutLines(run: KvRun): string[] {
+  const cores = navigator.hardwareConcurrency;
+  return [
+    `3 replica processes (production timings: tick 50 ms, election 20 ticks, heartbeat 2 ticks), ` +
+    `${KEY_BYTES} B keys, ${VALUE_BYTES} B values, ${KEYS.toLocaleString("en-US")} keys`,
+    `each phase: ${run.timing.warmupMs / 1000} s warm-up (discarded), ` +
+    `${run.timing.measureMs / 1000} s measured; one Clerk per client, each on its own connections`,
+    `the load generator (this process) runs on the same ${cores}-core machine as the 3 replicas; ` +
+    `CPU % is of one core (utime + stime from /proc over the measured window)`,
+    ...run.notes.map((note) => `note: ${note}`),
+  ];
+}
+
+/** Adds a note when operations of a phase failed, with the first failure. */
+function noteErrors(run: KvRun, phase: string, result: PhaseResult<unknown>): void {
+  if (result.errors === 0) return;
+  run.notes.push(`${phase}: ${result.errors} operations failed; the first: ${result.firstError}`);
 }
 
 /** `deno run -A --cpu-prof --cpu-prof-dir=<dir> main.ts`: the replica program, profiled. */
@@ -224,37 +256,4 @@ function processIds(cluster: E2ECluster): Map<string, number> {
   const byName = new Map(ids.map((id, k) => [id, pids[k]!] as const));
   byName.set("loadgen", Deno.pid);
   return byName;
-}
-
-/** CLIENTS_MAX clerks, each with its own session and its own connections, closed on dispose. */
-class ClerkPool implements AsyncDisposable {
-  readonly #clerks: Clerk[];
-
-  constructor(config: Config, size: number) {
-    const group = config.groups[0];
-    assert(group !== undefined, "the bench cluster has one group");
-    const random = new Prng(7);
-    this.#clerks = Array.from({ length: size }, () =>
-      new Clerk({
-        // RpcKvTransport connects to a server on its first call to it: clerks connect to the
-        // server they try first and to the leader, not to all three.
-        transport: new RpcKvTransport({
-          servers: group.replicas.map((replica) => replica.raft),
-          clusterName: config.cluster.name,
-          secret: config.cluster.secret,
-          logger: silentLogger,
-        }),
-        random: random.fork(),
-      }));
-  }
-
-  /** The first `count` clerks (phases reuse them, so sessions and connections carry over). */
-  take(count: number): Clerk[] {
-    assert(count >= 1 && count <= this.#clerks.length, `cannot take ${count} clerks`);
-    return this.#clerks.slice(0, count);
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await Promise.all(this.#clerks.map((clerk) => clerk.close()));
-  }
 }

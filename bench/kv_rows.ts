@@ -1,7 +1,7 @@
 /** The rows of the kv section's tables, built from what the phases and the replicas reported. */
 
 import type { PhaseResult } from "./kv_load.ts";
-import { cpuPercent, type CpuSample, cpuSeconds } from "./process_cpu.ts";
+import { cpuPercent, type CpuSample } from "./process_cpu.ts";
 import { METRIC } from "./replica_scrape.ts";
 import { percentile } from "./table.ts";
 import type { BenchRow } from "./table.ts";
@@ -62,10 +62,13 @@ export function appendRow(latenciesMs: readonly number[]): BenchRow {
   };
 }
 
-/** One row per replica: its writes, reads and fsyncs over the whole run, and its CPU time. */
+/**
+ * One row per replica: its writes, reads and fsyncs over the whole run, and its CPU seconds
+ * (`cpu`: by replica id, and "loadgen" for this process).
+ */
 export function replicaRows(
   metrics: ReadonlyMap<string, ReadonlyMap<string, number>>,
-  pids: ReadonlyMap<string, number>,
+  cpu: ReadonlyMap<string, number | null>,
   leader: string,
 ): BenchRow[] {
   const rows: BenchRow[] = [];
@@ -74,7 +77,7 @@ export function replicaRows(
     const fsyncs = value(METRIC.fsyncCount);
     const fsyncMs = value(METRIC.fsyncSumMs);
     const writes = value(METRIC.writesApplied);
-    const seconds = cpuSeconds(pids.get(id) ?? -1);
+    const seconds = cpu.get(id) ?? null;
     rows.push({
       replica: id,
       role: id === leader ? "leader" : "follower",
@@ -88,7 +91,7 @@ export function replicaRows(
       "CPU s": seconds === null ? "n/a" : seconds,
     });
   }
-  const loadgen = cpuSeconds(Deno.pid);
+  const loadgen = cpu.get("loadgen") ?? null;
   rows.push({ replica: "loadgen (this process)", role: "clients", "CPU s": loadgen ?? "n/a" });
   return rows;
 }

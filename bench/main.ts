@@ -77,7 +77,7 @@ async function runKvSection(): Promise<void> {
       say: (line) => console.error(line),
       ...(profileDir === undefined ? {} : { cpuProfileDir: resolve(profileDir) }),
     });
-    for (const table of tables) printTable(table.title, table.rows);
+    for (const table of tables) printTable(table.title, table.rows, console.log, table.about);
   } catch (error) {
     if (!interrupt.signal.aborted) throw error;
     console.error("bench: interrupted; every replica process was stopped");

@@ -3,11 +3,15 @@
 /** One row of a benchmark table. */
 export type BenchRow = Readonly<Record<string, string | number>>;
 
-/** Prints `rows` as an aligned table under `title`, then each row as a JSON line. */
+/**
+ * Prints `rows` as an aligned table under `title` (and the `about` lines, which describe the
+ * setup), then each row as a JSON line whose `section` is `title`.
+ */
 export function printTable(
   title: string,
   rows: readonly BenchRow[],
   write: (line: string) => void = console.log,
+  about: readonly string[] = [],
 ): void {
   if (rows.length === 0) return;
   const columns = Object.keys(rows[0]!);
@@ -16,6 +20,7 @@ export function printTable(
     Math.max(column.length, ...cells.map((line) => line[k]!.length))
   );
   write(`\n${title}`);
+  for (const line of about) write(`  ${line}`);
   write(columns.map((column, k) => column.padEnd(widths[k]!)).join("  "));
   write(widths.map((width) => "-".repeat(width)).join("  "));
   for (const line of cells) write(line.map((cell, k) => cell.padStart(widths[k]!)).join("  "));

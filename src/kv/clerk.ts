@@ -12,19 +12,23 @@ import {
   CLERK_BACKOFF_MAX_MS,
   type ClerkAction,
   OperationAttempt,
+  type ServiceReply,
 } from "./clerk_core.ts";
 import type { KvRequest, KvResponse, KvResponseError } from "./protocol.ts";
 
-/** How a clerk reaches server number `server` (0-based). It rejects on loss or timeout. */
-export interface KvTransport {
+/** How a client reaches server number `server` (0-based) of a group. It rejects on loss or timeout. */
+export interface GroupTransport<Request, Response> {
   readonly servers: number;
   call(
     server: number,
-    request: KvRequest,
+    request: Request,
     options: { timeoutMs: number; signal?: AbortSignal },
-  ): Promise<KvResponse>;
+  ): Promise<Response>;
   close(): void | Promise<void>;
 }
+
+/** How a KV clerk reaches its group. */
+export type KvTransport = GroupTransport<KvRequest, KvResponse>;
 
 /** The deadline passed before an answer arrived; a write may or may not have been applied. */
 export class TimeoutError extends Error {
@@ -71,7 +75,7 @@ export class Clerk {
   readonly #defaultTimeoutMs: number;
   readonly #attemptTimeoutMs: number;
   #seq = 0;
-  #leaderGuess = 0;
+  readonly #leader: LeaderGuess = { server: 0 };
   #busy = false;
 
   constructor(options: ClerkOptions) {
@@ -117,48 +121,83 @@ export class Clerk {
       "A Clerk runs one operation at a time; use one Clerk per concurrent client",
     );
     this.#busy = true;
-    const deadline = performance.now() + (options.timeoutMs ?? this.#defaultTimeoutMs);
     try {
-      const attempt = new OperationAttempt({
-        servers: this.#transport.servers,
-        backoffInitialMs: CLERK_BACKOFF_INITIAL_MS,
-        backoffMaxMs: CLERK_BACKOFF_MAX_MS,
+      const response = await callGroup(this.#transport, request, {
+        what: `${request.type} ${JSON.stringify(request.key)}`,
+        timeoutMs: options.timeoutMs ?? this.#defaultTimeoutMs,
+        attemptTimeoutMs: this.#attemptTimeoutMs,
         random: this.#random,
-      }, this.#leaderGuess);
-      let action: ClerkAction = attempt.first();
-      for (;;) {
-        const remaining = deadline - performance.now();
-        if (options.signal?.aborted || remaining <= 0) {
-          throw new TimeoutError(
-            `${request.type} ${JSON.stringify(request.key)}: no answer before the deadline`,
-          );
-        }
-        switch (action.type) {
-          case "done": {
-            this.#leaderGuess = attempt.server;
-            if (action.response.ok) return action.response;
-            throw new KvRequestError(action.response.error);
-          }
-          case "sleep":
-            await sleep(Math.min(action.ms, remaining), options.signal);
-            action = attempt.afterSleep();
-            break;
-          case "send":
-            try {
-              const signal = options.signal;
-              const response = await this.#transport.call(action.server, request, {
-                timeoutMs: Math.min(this.#attemptTimeoutMs, remaining),
-                ...(signal ? { signal } : {}),
-              });
-              action = attempt.onReply(response);
-            } catch {
-              action = attempt.onFailure();
-            }
-            break;
-        }
-      }
+        leader: this.#leader,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      if (!response.ok) throw new KvRequestError(response.error);
+      return response;
     } finally {
       this.#busy = false;
+    }
+  }
+}
+
+/** Where a client last found the leader; shared by its calls so the next starts there. */
+export interface LeaderGuess {
+  server: number;
+}
+
+/** Settings of one {@link callGroup}. */
+export interface GroupCallOptions {
+  /** Names the operation in a TimeoutError. */
+  readonly what: string;
+  readonly timeoutMs: number;
+  /** How long one server gets to answer before the next is tried. */
+  readonly attemptTimeoutMs: number;
+  readonly random: Random;
+  readonly leader: LeaderGuess;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Sends `request` to the group until a server gives a final answer (success, or an error
+ * retrying cannot fix), following leader hints and backing off (see {@link OperationAttempt}).
+ * Throws {@link TimeoutError} when the deadline passes first.
+ */
+export async function callGroup<Request, Response extends ServiceReply>(
+  transport: GroupTransport<Request, Response>,
+  request: Request,
+  options: GroupCallOptions,
+): Promise<Response> {
+  const deadline = performance.now() + options.timeoutMs;
+  const attempt = new OperationAttempt<Response>({
+    servers: transport.servers,
+    backoffInitialMs: CLERK_BACKOFF_INITIAL_MS,
+    backoffMaxMs: CLERK_BACKOFF_MAX_MS,
+    random: options.random,
+  }, options.leader.server);
+  let action: ClerkAction<Response> = attempt.first();
+  for (;;) {
+    const remaining = deadline - performance.now();
+    if (options.signal?.aborted || remaining <= 0) {
+      throw new TimeoutError(`${options.what}: no answer before the deadline`);
+    }
+    switch (action.type) {
+      case "done":
+        options.leader.server = attempt.server;
+        return action.response;
+      case "sleep":
+        await sleep(Math.min(action.ms, remaining), options.signal);
+        action = attempt.afterSleep();
+        break;
+      case "send":
+        try {
+          const signal = options.signal;
+          const response = await transport.call(action.server, request, {
+            timeoutMs: Math.min(options.attemptTimeoutMs, remaining),
+            ...(signal ? { signal } : {}),
+          });
+          action = attempt.onReply(response);
+        } catch {
+          action = attempt.onFailure();
+        }
+        break;
     }
   }
 }

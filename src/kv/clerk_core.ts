@@ -9,13 +9,25 @@
 
 import { assert } from "../util/assert.ts";
 import type { Random } from "../util/prng.ts";
-import type { KvResponse } from "./protocol.ts";
+/**
+ * The shape of any replicated service's answer that the retry logic understands: success,
+ * or an error code, with a leader hint for `notLeader`.
+ */
+export type ServiceReply =
+  | { readonly ok: true }
+  | {
+    readonly ok: false;
+    readonly error: { readonly code: string; readonly leaderHint?: number | null };
+  };
+
+/** Error codes that mean "ask again later, here": the server is overloaded, not wrong. */
+const RETRY_LATER: ReadonlySet<string> = new Set(["busy", "tooManySessions"]);
 
 /** What the shell should do next. */
-export type ClerkAction =
+export type ClerkAction<Reply extends ServiceReply = ServiceReply> =
   | { readonly type: "send"; readonly server: number }
   | { readonly type: "sleep"; readonly ms: number }
-  | { readonly type: "done"; readonly response: KvResponse };
+  | { readonly type: "done"; readonly response: Reply };
 
 /** Retry settings. */
 export interface ClerkSettings {
@@ -30,7 +42,7 @@ export const CLERK_BACKOFF_INITIAL_MS = 20;
 export const CLERK_BACKOFF_MAX_MS = 1000;
 
 /** The retry state of one operation. */
-export class OperationAttempt {
+export class OperationAttempt<Reply extends ServiceReply = ServiceReply> {
   readonly #settings: ClerkSettings;
   #server: number;
   /** Servers asked since the last answer that named a leader or since the last back-off. */
@@ -50,55 +62,46 @@ export class OperationAttempt {
     return this.#server;
   }
 
-  first(): ClerkAction {
+  first(): ClerkAction<Reply> {
     return { type: "send", server: this.#server };
   }
 
   /** The server answered. */
-  onReply(response: KvResponse): ClerkAction {
+  onReply(response: Reply): ClerkAction<Reply> {
     if (response.ok) return { type: "done", response };
     const error = response.error;
-    switch (error.code) {
-      case "notLeader": {
-        const hint = error.leaderHint;
-        // Node ids are 1-based positions among the group's servers.
-        if (
-          hint !== null && hint >= 1 && hint <= this.#settings.servers && hint - 1 !== this.#server
-        ) {
-          this.#server = hint - 1;
-          return { type: "send", server: this.#server };
-        }
-        return this.#nextServer();
+    if (error.code === "notLeader") {
+      const hint = error.leaderHint ?? null;
+      // Node ids are 1-based positions among the group's servers.
+      if (
+        hint !== null && hint >= 1 && hint <= this.#settings.servers && hint - 1 !== this.#server
+      ) {
+        this.#server = hint - 1;
+        return { type: "send", server: this.#server };
       }
-      case "busy":
-      case "tooManySessions":
-        return this.#backoff();
-      case "wrongGroup":
-      case "staleRequest":
-      case "keyTooLarge":
-      case "valueTooLarge":
-      case "badRequest":
-        return { type: "done", response };
+      return this.#nextServer();
     }
+    if (RETRY_LATER.has(error.code)) return this.#backoff();
+    return { type: "done", response }; // Final: retrying cannot change the answer.
   }
 
   /** The request or its answer was lost (timeout, connection refused, reset). */
-  onFailure(): ClerkAction {
+  onFailure(): ClerkAction<Reply> {
     return this.#nextServer();
   }
 
   /** The back-off sleep ended: ask again. */
-  afterSleep(): ClerkAction {
+  afterSleep(): ClerkAction<Reply> {
     return { type: "send", server: this.#server };
   }
 
-  #nextServer(): ClerkAction {
+  #nextServer(): ClerkAction<Reply> {
     this.#server = (this.#server + 1) % this.#settings.servers;
     if (++this.#failedInRound >= this.#settings.servers) return this.#backoff();
     return { type: "send", server: this.#server };
   }
 
-  #backoff(): ClerkAction {
+  #backoff(): ClerkAction<Reply> {
     this.#failedInRound = 0;
     const jittered = this.#backoffMs / 2 +
       this.#settings.random.int(Math.max(1, Math.floor(this.#backoffMs / 2)) + 1);

@@ -1,13 +1,13 @@
 /**
- * The clerk's transport over the network: one pipelined {@link RpcClient} per server of the
- * group, opened on first use. Responses are validated into the {@link KvResponse} union
- * before the clerk sees them; anything else counts as a failed attempt.
+ * Clients' transport over the network: one pipelined {@link RpcClient} per server of a group,
+ * opened on first use. Responses are validated (into the {@link KvResponse} union for the KV
+ * clerk) before the caller sees them; anything else counts as a failed attempt.
  */
 
 import type { PeerAddress } from "../net/peer_link.ts";
 import { RpcClient } from "../net/rpc.ts";
 import type { Logger } from "../util/logger.ts";
-import type { KvTransport } from "./clerk.ts";
+import type { GroupTransport, KvTransport } from "./clerk.ts";
 import type { KvRequest, KvResponse } from "./protocol.ts";
 
 /** How to reach a group. */
@@ -18,25 +18,30 @@ export interface RpcTransportOptions {
   readonly logger: Logger;
 }
 
-/** A {@link KvTransport} over TCP RPC. */
-export class RpcKvTransport implements KvTransport {
+/**
+ * A {@link GroupTransport} over TCP RPC: one pipelined client per server, opened on first use,
+ * every response validated by `parse` (null: not a response; counts as a failed attempt).
+ */
+export class RpcGroupTransport<Request, Response> implements GroupTransport<Request, Response> {
   readonly servers: number;
   readonly #options: RpcTransportOptions;
+  readonly #parse: (body: unknown) => Response | null;
   readonly #clients: (RpcClient | null)[];
 
-  constructor(options: RpcTransportOptions) {
+  constructor(options: RpcTransportOptions, parse: (body: unknown) => Response | null) {
     this.#options = options;
+    this.#parse = parse;
     this.servers = options.servers.length;
     this.#clients = options.servers.map(() => null);
   }
 
   async call(
     server: number,
-    request: KvRequest,
+    request: Request,
     options: { timeoutMs: number; signal?: AbortSignal },
-  ): Promise<KvResponse> {
+  ): Promise<Response> {
     const body = await this.#client(server).call(request, options);
-    const response = parseResponse(body);
+    const response = this.#parse(body);
     if (response === null) throw new Error(`server ${server} sent an invalid response`);
     return response;
   }
@@ -57,6 +62,14 @@ export class RpcKvTransport implements KvTransport {
       this.#clients[server] = client;
     }
     return client;
+  }
+}
+
+/** The KV clerk's transport. */
+export class RpcKvTransport extends RpcGroupTransport<KvRequest, KvResponse>
+  implements KvTransport {
+  constructor(options: RpcTransportOptions) {
+    super(options, parseResponse);
   }
 }
 

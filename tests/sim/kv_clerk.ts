@@ -57,14 +57,14 @@ export class SimClerk {
     this.#busy = true;
     const request = this.#request(invocation);
     const handle = this.#recorder.begin(this.clientId, invocation);
-    const attempt = new OperationAttempt({
+    const attempt = new OperationAttempt<KvResponse>({
       servers: this.#cluster.n,
       backoffInitialMs: 20,
       backoffMaxMs: 200,
       random: this.#random,
     }, this.#leaderGuess);
     let token = 0;
-    const step = (action: ClerkAction): void => {
+    const step = (action: ClerkAction<KvResponse>): void => {
       switch (action.type) {
         case "done": {
           this.#leaderGuess = attempt.server;
@@ -86,7 +86,7 @@ export class SimClerk {
           return;
         case "send": {
           const mine = ++token;
-          const settle = (next: () => ClerkAction) => {
+          const settle = (next: () => ClerkAction<KvResponse>) => {
             if (token !== mine) return;
             token++;
             step(next());
