@@ -228,7 +228,9 @@ function aboutLines(run: KvRun): string[] {
     `each phase: ${run.timing.warmupMs / 1000} s warm-up (discarded), ` +
     `${run.timing.measureMs / 1000} s measured; one Clerk per client, each on its own connections`,
     `the load generator (this process) runs on the same ${cores}-core machine as the 3 replicas; ` +
-    `CPU % is of one core (utime + stime from /proc over the measured window)`,
+    `CPU % is of one core (utime + stime from /proc over the measured window); machine CPU % ` +
+    `is all cores' busy time (/proc/stat, ${100 * cores} = every core busy), so what exceeds ` +
+    `the replicas and the load generator is the kernel's own work or other programs`,
     ...run.notes.map((note) => `note: ${note}`),
   ];
 }

@@ -1,7 +1,7 @@
 /** The rows of the kv section's tables, built from what the phases and the replicas reported. */
 
 import type { PhaseResult } from "./kv_load.ts";
-import { cpuPercent, type CpuSample } from "./process_cpu.ts";
+import { cpuPercent, type CpuSample, MACHINE } from "./process_cpu.ts";
 import { METRIC } from "./replica_scrape.ts";
 import { percentile } from "./table.ts";
 import type { BenchRow } from "./table.ts";
@@ -46,6 +46,7 @@ export function phaseRow(
     "leader CPU %": cpu(roles.leader),
     "followers CPU %": roles.followers.map(cpu).join(" / "),
     "loadgen CPU %": cpu("loadgen"),
+    "machine CPU %": cpu(MACHINE),
     "etcd 3.4 ref": reference,
   };
 }

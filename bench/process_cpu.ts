@@ -24,16 +24,41 @@ export function cpuSeconds(pid: number): number | null {
   return (userTicks + systemTicks) / USER_HZ;
 }
 
-/** CPU seconds of some named processes at one moment, with the wall clock. */
+/**
+ * Seconds of CPU the whole machine has spent busy so far (every core: all of /proc/stat's
+ * first line but idle and iowait), or null when unknown. It shows what other programs and
+ * the kernel took besides the processes measured.
+ */
+export function machineBusySeconds(): number | null {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync("/proc/stat");
+  } catch {
+    return null;
+  }
+  const line = text.split("\n", 1)[0] ?? "";
+  if (!line.startsWith("cpu ")) return null;
+  // user nice system idle iowait irq softirq steal (guest time is already in user).
+  const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  if (ticks.length < 8 || ticks.some((value) => !Number.isFinite(value))) return null;
+  const busyTicks = ticks.reduce((sum, value) => sum + value, 0) - ticks[3]! - ticks[4]!;
+  return busyTicks / USER_HZ;
+}
+
+/** The name {@link sampleCpu} gives the whole machine. */
+export const MACHINE = "machine";
+
+/** CPU seconds of some named processes (and of the whole machine) at one moment. */
 export interface CpuSample {
   readonly atMs: number;
   readonly seconds: ReadonlyMap<string, number | null>;
 }
 
-/** Samples every process of `pids` (name → pid) now. */
+/** Samples every process of `pids` (name → pid), and the machine as {@link MACHINE}, now. */
 export function sampleCpu(pids: ReadonlyMap<string, number>): CpuSample {
   const seconds = new Map<string, number | null>();
   for (const [name, pid] of pids) seconds.set(name, cpuSeconds(pid));
+  seconds.set(MACHINE, machineBusySeconds());
   return { atMs: performance.now(), seconds };
 }
 

@@ -36,6 +36,11 @@ export class SafetyChecker implements ApplyObserver {
   readonly #entryAt = new Map<string, { previousTerm: number; value: string | null }>();
   /** Index → term of the entry committed there. */
   readonly committedTerm: number[] = [0];
+  /**
+   * Index → the term in which it was first seen committed (the committing leader's term: a
+   * leader's commit index moves before any follower hears of it).
+   */
+  readonly commitTerm: number[] = [0];
   /** Index → command applied there (shared by all replicas). */
   readonly appliedValue: (string | null | undefined)[] = [undefined];
   maxCommitted = 0;
@@ -157,23 +162,30 @@ export class SafetyChecker implements ApplyObserver {
             `entry ${index} (term ${term}) committed by node ${node} is durable on only ${copies} replicas`,
         );
       }
+      if (known === undefined) this.commitTerm[index] = raft.term;
       this.committedTerm[index] = term;
     }
     cursor.commitCheckedTo = raft.commit;
     if (raft.commit > this.maxCommitted) this.maxCommitted = raft.commit;
   }
 
+  /**
+   * Leader Completeness (§5.4.3): an entry committed in term t is in the log of every leader
+   * of a term after t. A leader of an *earlier* term may still be elected after that commit
+   * (its votes were cast before the voters moved on; seed 106833), so only commits of earlier
+   * terms bind it.
+   */
   #checkLeaderCompleteness(node: number, raft: Raft): void {
     const log = raft.log;
     for (let index = log.firstIndex(); index <= this.maxCommitted; index++) {
-      const term = log.term(asIndex(index));
       const committed = this.committedTerm[index];
+      const commitTerm = this.commitTerm[index];
+      if (committed === undefined || commitTerm === undefined || commitTerm >= raft.term) continue;
+      const term = log.term(asIndex(index));
       check(
-        committed === undefined || term === committed,
+        term === committed,
         () =>
-          `leader completeness: leader ${node} of term ${raft.term} has term ${term} at committed index ${index} (committed term ${
-            this.committedTerm[index]
-          })`,
+          `leader completeness: leader ${node} of term ${raft.term} has term ${term} at index ${index}, committed in term ${commitTerm} with term ${committed}`,
       );
     }
   }
