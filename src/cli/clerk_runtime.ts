@@ -18,6 +18,9 @@ import { assertNever } from "../util/assert.ts";
 import { silentLogger } from "../util/logger.ts";
 import { Prng } from "../util/prng.ts";
 import { type ClerkOperation, parseOperation } from "./clerk_operation.ts";
+import { MasterRequestError, ShardMasterClerk } from "../shard/master_clerk.ts";
+import { configToJson } from "../shard/shard_config.ts";
+import { joinGroups } from "../server/master_replica.ts";
 import type { CliIo } from "./io.ts";
 
 /** A failed operation as the CLI reports it. */
@@ -37,6 +40,77 @@ export function clerkFor(config: Config): Clerk {
     logger: silentLogger,
   });
   return new Clerk({ transport, random: new Prng(crypto.getRandomValues(new Uint32Array(1))[0]!) });
+}
+
+/** The operations the shard master serves. */
+export type MasterOperation = Extract<
+  ClerkOperation,
+  { type: "join" | "leave" | "move" | "query" }
+>;
+
+/** True for join / leave / move / query. */
+export function isMasterOperation(operation: ClerkOperation): operation is MasterOperation {
+  return operation.type === "join" || operation.type === "leave" || operation.type === "move" ||
+    operation.type === "query";
+}
+
+/**
+ * Runs a shard master operation: `join GID...` (groups as the config file describes them),
+ * `leave GID...`, `move SHARD GID` (exit 0, nothing printed), `query [NUM]` (the config as JSON:
+ * {"num": N, "shards": [gid, ...], "groups": {"gid": ["replica-id", ...]}}).
+ */
+export async function runMasterOperation(
+  config: Config,
+  operation: MasterOperation,
+  timeoutMs: number,
+  io: CliIo,
+): Promise<number> {
+  const clerk = ShardMasterClerk.connect({
+    servers: (config.shardmaster?.replicas ?? []).map((replica) => replica.raft),
+    clusterName: config.cluster.name,
+    secret: config.cluster.secret,
+  });
+  const options = { timeoutMs };
+  try {
+    switch (operation.type) {
+      case "join": {
+        const groups = joinGroups(config, { gids: [...operation.gids] });
+        if (typeof groups === "string") {
+          io.stderr(`shardkv clerk: join failed: ${groups}\n`);
+          return 1;
+        }
+        await clerk.join(groups, options);
+        return 0;
+      }
+      case "leave":
+        await clerk.leave(operation.gids, options);
+        return 0;
+      case "move":
+        await clerk.move(operation.shard, operation.gid, options);
+        return 0;
+      case "query":
+        io.stdout(
+          JSON.stringify(configToJson(await clerk.query(operation.num ?? -1, options))) + "\n",
+        );
+        return 0;
+      default:
+        return assertNever(operation, "shard master operation");
+    }
+  } catch (error) {
+    if (error instanceof TimeoutError) {
+      io.stderr(
+        `shardkv clerk: ${operation.type} failed: no answer within ${timeoutMs} ms; the outcome is unknown\n`,
+      );
+      return 1;
+    }
+    if (error instanceof MasterRequestError) {
+      io.stderr(`shardkv clerk: ${operation.type} failed: ${error.code}: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  } finally {
+    await clerk.close();
+  }
 }
 
 /** Runs one operation; the exit code is 0 on success, 1 on failure (the reason on stderr). */

@@ -6,8 +6,16 @@
  * Exit codes: 0 success, 1 failure, 2 bad command line or invalid configuration.
  */
 
-import { runOneOperation, runStdinOperations } from "./clerk_runtime.ts";
-import { runNode as runReplicaNode } from "../server/run_node.ts";
+import {
+  isMasterOperation,
+  runMasterOperation,
+  runOneOperation,
+  runStdinOperations,
+} from "./clerk_runtime.ts";
+import {
+  runNode as runReplicaNode,
+  runShardMaster as runShardMasterProcess,
+} from "../server/run_node.ts";
 import { parseArgs } from "node:util";
 import { type Config, findReplica, loadConfig, type LogFormat } from "../config/mod.ts";
 import { describeExit, superviseLocal } from "../supervisor/mod.ts";
@@ -134,7 +142,7 @@ async function runShardMaster(args: readonly string[], io: CliIo): Promise<numbe
   if (findReplica(config, id)?.kind !== "shardmaster") {
     throw replicaNotFound("shardmaster", id, values.config ?? "", config, "shardmaster");
   }
-  return notImplemented("shardmaster", "shard master", io);
+  return await runShardMasterProcess(config, id, io);
 }
 
 async function runClerk(args: readonly string[], io: CliIo): Promise<number> {
@@ -166,6 +174,10 @@ async function runClerk(args: readonly string[], io: CliIo): Promise<number> {
   if (checked !== undefined && !checked.ok) {
     throw new CommandExit(EXIT_USAGE, `shardkv clerk: ${checked.message}`);
   }
+  if (checked !== undefined && isMasterOperation(checked.operation)) {
+    return await runMasterOperation(config, checked.operation, timeoutMs, io);
+  }
+  // Keys of a sharded cluster are served by shard-aware groups, which do not exist yet.
   if (config.shardmaster !== undefined) return notImplemented("clerk", "sharding", io);
   if (checked === undefined) {
     return await runStdinOperations(config, Deno.stdin.readable, timeoutMs, io);

@@ -9,6 +9,7 @@ import { findReplica } from "../config/mod.ts";
 import { createLogger, type Logger } from "../util/logger.ts";
 import { StorageError } from "../raft/wal/storage_error.ts";
 import { startKvReplica } from "./kv_replica.ts";
+import { startShardMasterReplica } from "./master_replica.ts";
 
 /** Where a process writes. */
 export interface ProcessIo {
@@ -22,7 +23,7 @@ export function processLogger(level: LogLevel, format: LogFormat, io: ProcessIo)
   return createLogger({ level, format: resolved, write: (line) => io.stderr(line + "\n") });
 }
 
-/** Runs replica `id` of `config`; resolves to the process exit code. */
+/** Runs KV replica `id` of `config` (`main.ts node`); resolves to the process exit code. */
 export async function runNode(config: Config, id: string, io: ProcessIo): Promise<number> {
   const location = findReplica(config, id);
   if (location === undefined) {
@@ -37,36 +38,65 @@ export async function runNode(config: Config, id: string, io: ProcessIo): Promis
     );
     return 2;
   }
-  const logger = processLogger(config.log.level, config.log.format, io);
+  return await runReplica(
+    "node",
+    id,
+    io,
+    processLogger(config.log.level, config.log.format, io),
+    (logger, onFatal) => startKvReplica({ config, replicaId: id, logger, onFatal }),
+  );
+}
+
+/** Runs shard master replica `id` of `config` (`main.ts shardmaster`). */
+export async function runShardMaster(config: Config, id: string, io: ProcessIo): Promise<number> {
+  if (findReplica(config, id)?.kind !== "shardmaster") {
+    io.stderr(`shardkv shardmaster: "${id}" is not a [shardmaster] replica of the config\n`);
+    return 2;
+  }
+  return await runReplica(
+    "shardmaster",
+    id,
+    io,
+    processLogger(config.log.level, config.log.format, io),
+    (logger, onFatal) => startShardMasterReplica({ config, replicaId: id, logger, onFatal }),
+  );
+}
+
+/**
+ * Starts a replica and keeps it running until SIGINT / SIGTERM (exit 0 after a clean stop) or
+ * a fatal error (exit 1). The signal listeners stay installed until the replica has stopped:
+ * a second signal (a supervisor following up a terminal's Ctrl-C) must not kill the process
+ * in the middle of its shutdown.
+ */
+async function runReplica(
+  command: string,
+  id: string,
+  io: ProcessIo,
+  logger: Logger,
+  start: (logger: Logger, onFatal: (error: Error) => void) => Promise<{ stop(): Promise<void> }>,
+): Promise<number> {
   let fatal: Error | null = null;
   let wake: () => void = () => {};
   const stopped = new Promise<void>((resolve) => (wake = resolve));
   let replica;
   try {
-    replica = await startKvReplica({
-      config,
-      replicaId: id,
-      logger,
-      onFatal: (error) => {
-        fatal = error;
-        wake();
-      },
+    replica = await start(logger, (error) => {
+      fatal = error;
+      wake();
     });
   } catch (error) {
     if (error instanceof StorageError) {
-      io.stderr(`shardkv node: ${error.message}\n`);
+      io.stderr(`shardkv ${command}: ${error.message}\n`);
       return 1;
     }
     if (error instanceof Deno.errors.AddrInUse) {
       io.stderr(
-        `shardkv node: cannot listen: ${error.message} (is another process using the raft or admin port of "${id}"?)\n`,
+        `shardkv ${command}: cannot listen: ${error.message} (is another process using the raft or admin port of "${id}"?)\n`,
       );
       return 1;
     }
     throw error;
   }
-  // The listeners stay installed until the replica has stopped: a second signal (a supervisor
-  // following up a terminal's Ctrl-C) must not kill the process in the middle of its shutdown.
   const onSignal = () => wake();
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
