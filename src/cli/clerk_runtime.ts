@@ -20,7 +20,7 @@ import { Prng } from "../util/prng.ts";
 import { type ClerkOperation, parseOperation } from "./clerk_operation.ts";
 import { MasterRequestError, ShardMasterClerk } from "../shard/master_clerk.ts";
 import { configToJson } from "../shard/shard_config.ts";
-import { joinGroups } from "../server/master_replica.ts";
+import { joinGroups } from "../shard/join_groups.ts";
 import type { CliIo } from "./io.ts";
 
 /** A failed operation as the CLI reports it. */

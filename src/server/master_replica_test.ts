@@ -11,6 +11,7 @@ import { ShardMasterClerk } from "../shard/master_clerk.ts";
 import { configToJson, type ShardConfig } from "../shard/shard_config.ts";
 import { isBalanced } from "../shard/rebalance.ts";
 import { silentLogger } from "../util/logger.ts";
+import { main } from "../cli/commands.ts";
 import { type ShardMasterReplica, startShardMasterReplica } from "./master_replica.ts";
 
 function freePort(): number {
@@ -20,7 +21,7 @@ function freePort(): number {
   return port;
 }
 
-function masterConfig(dataDir: string): Config {
+function masterConfigText(dataDir: string): string {
   const masters = [1, 2, 3].map((k) =>
     `[[shardmaster.replicas]]\nid = "sm${k}"\nraft = "127.0.0.1:${freePort()}"\nadmin = "127.0.0.1:${freePort()}"`
   );
@@ -35,6 +36,10 @@ function masterConfig(dataDir: string): Config {
     `[cluster]\nsecret = "test-secret-0123456789"\nadmin_token = "test-admin-token-0123"\n` +
     `[raft]\ntick_ms = 10\nelection_ticks = 20\nheartbeat_ticks = 2\n[storage]\ndata_dir = "${dataDir}"\n` +
     `[log]\nlevel = "error"\n[shardmaster]\n${masters.join("\n")}\n${groups.join("\n")}\n`;
+  return text;
+}
+
+function masterConfig(text: string): Config {
   const parsed = parseConfig(text);
   if (!parsed.ok) throw new Error(parsed.error.problems.join("\n"));
   return parsed.config;
@@ -54,10 +59,14 @@ async function withMasters(
     config: Config,
     replicas: (ShardMasterReplica | null)[],
     clerk: ShardMasterClerk,
+    configPath: string,
   ) => Promise<void>,
 ): Promise<void> {
   const dataDir = await Deno.makeTempDir({ prefix: "shardkv-master-test-" });
-  const config = masterConfig(dataDir);
+  const text = masterConfigText(dataDir);
+  const config = masterConfig(text);
+  const configPath = `${dataDir}/cluster.toml`;
+  await Deno.writeTextFile(configPath, text);
   const replicas: (ShardMasterReplica | null)[] = [];
   const clerk = ShardMasterClerk.connect({
     servers: config.shardmaster!.replicas.map((replica) => replica.raft),
@@ -75,7 +84,7 @@ async function withMasters(
         }),
       );
     }
-    await body(config, replicas, clerk);
+    await body(config, replicas, clerk, configPath);
   } finally {
     await clerk.close();
     for (const replica of replicas) await replica?.stop();
@@ -198,5 +207,34 @@ Deno.test("shard master: the admin routes join groups of the config file, move, 
     const notLeader = await fetch(`http://127.0.0.1:${follower.adminPort}/config/1`);
     assert.equal(notLeader.status, 503);
     assert.equal((await notLeader.json()).error, "notLeader");
+  });
+});
+
+Deno.test("shard master: the clerk CLI joins groups of the config file, moves, queries JSON, and reports refusals", async () => {
+  await withMasters(async (_config, _replicas, _clerk, configPath) => {
+    const run = async (...args: string[]) => {
+      let stdout = "";
+      let stderr = "";
+      const code = await main(["clerk", "--config", configPath, ...args], {
+        stdout: (text) => (stdout += text),
+        stderr: (text) => (stderr += text),
+      });
+      return { code, stdout, stderr };
+    };
+    assert.deepEqual(await run("join", "1", "2"), { code: 0, stdout: "", stderr: "" });
+    assert.equal((await run("move", "0", "2")).code, 0);
+    const query = await run("query");
+    assert.equal(query.code, 0, query.stderr);
+    const config = JSON.parse(query.stdout);
+    assert.equal(config.num, 2);
+    assert.equal(config.shards[0], 2);
+    assert.deepEqual(Object.keys(config.groups), ["1", "2"]);
+    assert.equal(JSON.parse((await run("query", "1")).stdout).num, 1);
+    const refused = await run("leave", "3");
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /leave failed: unknownGroup/);
+    const notInFile = await run("join", "7");
+    assert.equal(notInFile.code, 1);
+    assert.match(notInFile.stderr, /group 7 is not among the \[\[groups\]\]/);
   });
 });
