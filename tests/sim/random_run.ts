@@ -153,9 +153,18 @@ export function randomRun(seed: number, options: RunOptions = {}): RunReport {
     }
     log(`t=${cluster.now.toFixed(0)} heal everything; liveness phase`);
     cluster.healAll();
-    cluster.checkOneLeader();
-    // Liveness: a proposal commits (a majority applies it) within the lab's 10 s bound; then
-    // every replica catches up. A saturated run with tiny windows may need a while for that.
+    const leader = cluster.checkOneLeader();
+    // Liveness. First the backlog drains: a new leader may inherit many uncommitted entries
+    // from earlier terms, and how fast they replicate depends on the configured windows (one
+    // entry per round trip at the smallest), so this is bounded by CATCH_UP_MS. Then a fresh
+    // proposal commits (a majority applies it) within the lab's 10 s, and every replica catches up.
+    const drained = cluster.runUntil(() => {
+      const core = cluster.node(leader)?.core;
+      return core === undefined || core.role !== "leader" || core.commit === core.log.lastIndex();
+    }, CATCH_UP_MS);
+    if (!drained) {
+      throw new Error(`the leader's backlog did not commit within ${CATCH_UP_MS} ms of healing`);
+    }
     const quorum = Math.floor(nodes / 2) + 1;
     const index = cluster.one(`final-${seed}`, quorum, true);
     const caughtUp = cluster.runUntil(() => cluster.nCommitted(index).count === nodes, CATCH_UP_MS);
