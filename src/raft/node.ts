@@ -19,10 +19,12 @@ import { LEADER_MESSAGE, type Message } from "./core/messages.ts";
 import type {
   Entry,
   Index,
+  NodeId,
   NotLeader,
   ProposeResult,
   ReadContext,
   Snapshot,
+  Term,
 } from "./core/types.ts";
 import type { Storage } from "./storage.ts";
 
@@ -76,6 +78,9 @@ export class RaftNode {
   /** Reads confirmed by the leader, waiting for the applied index to reach theirs (FIFO, indexes ascending). */
   readonly #readsAwaitingApply: { context: ReadContext; index: Index }[] = [];
   #compaction: Snapshot | null = null;
+  /** Term and vote as storage holds them: a ready that changes neither needs no fsync for its hard state. */
+  #durableTerm: Term;
+  #durableVote: NodeId | null;
   #writing = false;
   #pumping = false;
   #pumpAgain = false;
@@ -83,6 +88,8 @@ export class RaftNode {
 
   constructor(options: RaftNodeOptions) {
     const persisted = options.storage.load();
+    this.#durableTerm = persisted.hardState.term;
+    this.#durableVote = persisted.hardState.votedFor;
     this.core = new Raft(options.config, persisted);
     this.#storage = options.storage;
     this.#transport = options.transport;
@@ -196,6 +203,22 @@ export class RaftNode {
     if (!this.core.hasReady() && compaction === null) return;
     const ready = this.core.ready();
     this.#compaction = null;
+    const hardState = ready.hardState;
+    const termOrVoteChanged = hardState !== null &&
+      (hardState.term !== this.#durableTerm || hardState.votedFor !== this.#durableVote);
+    if (
+      ready.entries.length === 0 && ready.snapshot === null && compaction === null &&
+      !termOrVoteChanged
+    ) {
+      // Nothing here must be durable: at most the commit index moved, and a restarted node
+      // learns that again from its leader (it re-applies from its snapshot anyway). Skipping
+      // the write saves an fdatasync per commit on the path of every write (etcd's MustSync).
+      // The commit index is persisted with the next hard state that must be written.
+      this.#writing = true;
+      this.#finish(ready, ready.messages, null);
+      this.#pumpAgain = true;
+      return;
+    }
     // Thesis §10.2.1: the leader may replicate before its own write is durable; it only counts
     // itself towards commitment once `advance` reports the entries persisted.
     const early: Message[] = [];
@@ -217,6 +240,10 @@ export class RaftNode {
         this.#stopped = true;
         this.#onFatal(error);
         return;
+      }
+      if (hardState !== null) {
+        this.#durableTerm = hardState.term;
+        this.#durableVote = hardState.votedFor;
       }
       this.#finish(ready, late, compaction);
       this.#pump();
