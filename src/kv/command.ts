@@ -5,7 +5,8 @@
  * validating the client's request), so it fails an assertion rather than being skipped.
  */
 
-import { decode, encode } from "@msgpack/msgpack";
+import { encode } from "@msgpack/msgpack";
+import { decodeTaggedCommand } from "../service/command_header.ts";
 import { assertNever } from "../util/assert.ts";
 import { KEY_BYTES_MAX, VALUE_BYTES_MAX } from "./limits.ts";
 
@@ -67,28 +68,17 @@ export function encodeCommand(command: KvCommand): Uint8Array {
 export function decodeCommand(
   bytes: Uint8Array,
 ): { ok: true; command: KvCommand } | { ok: false; reason: string } {
-  let value: unknown;
-  try {
-    value = decode(bytes);
-  } catch (error) {
-    return {
-      ok: false,
-      reason: `not msgpack: ${error instanceof Error ? error.message : String(error)}`,
-    };
-  }
-  if (!Array.isArray(value) || value.length < 5) {
-    return { ok: false, reason: "not a command array" };
-  }
-  const [tag, clientId, seq, timeMs, key, payload] = value as unknown[];
-  if (!isSafeNonNegative(clientId) || !isSafeNonNegative(seq) || !isSafeNonNegative(timeMs)) {
-    return { ok: false, reason: "client id, sequence and time must be non-negative safe integers" };
-  }
+  const decoded = decodeTaggedCommand(bytes, "command");
+  if (!decoded.ok) return decoded;
+  const { tag, header, rest } = decoded.command;
+  const [key, payload] = rest;
+  const length = rest.length + 4;
   if (typeof key !== "string") return { ok: false, reason: "key must be a string" };
-  const base = { clientId, seq, timeMs, key };
+  const base = { ...header, key };
   switch (tag) {
     case TAG.put:
     case TAG.append:
-      if (value.length !== 6 || typeof payload !== "string") {
+      if (length !== 6 || typeof payload !== "string") {
         return { ok: false, reason: "value must be a string" };
       }
       return {
@@ -96,7 +86,7 @@ export function decodeCommand(
         command: { ...base, type: tag === TAG.put ? "put" : "append", value: payload },
       };
     case TAG.delete:
-      if (value.length !== 5) return { ok: false, reason: "delete takes no value" };
+      if (length !== 5) return { ok: false, reason: "delete takes no value" };
       return { ok: true, command: { ...base, type: "delete" } };
     default:
       return { ok: false, reason: `unknown command tag ${String(tag)}` };
@@ -118,8 +108,4 @@ export function checkSizes(key: string, value: string | null): KvError | null {
     }
   }
   return null;
-}
-
-function isSafeNonNegative(value: unknown): value is number {
-  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }

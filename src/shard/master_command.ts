@@ -14,7 +14,8 @@
  * checking it must get a refusal at apply time, never a crash.
  */
 
-import { decode, encode } from "@msgpack/msgpack";
+import { encode } from "@msgpack/msgpack";
+import { decodeTaggedCommand } from "../service/command_header.ts";
 import { assertNever } from "../util/assert.ts";
 import type { SessionTag } from "../kv/command.ts";
 import { GROUPS_MAX } from "./limits.ts";
@@ -85,38 +86,26 @@ export function encodeMasterCommand(command: MasterCommand): Uint8Array {
 export function decodeMasterCommand(
   bytes: Uint8Array,
 ): { ok: true; command: MasterCommand } | { ok: false; reason: string } {
-  let value: unknown;
-  try {
-    value = decode(bytes);
-  } catch (error) {
-    return {
-      ok: false,
-      reason: `not msgpack: ${error instanceof Error ? error.message : String(error)}`,
-    };
-  }
-  if (!Array.isArray(value) || value.length < 5) {
-    return { ok: false, reason: "not a shard master command array" };
-  }
-  const [tag, clientId, seq, timeMs, first, second] = value as unknown[];
-  if (!isCount(clientId) || !isCount(seq) || !isCount(timeMs)) {
-    return { ok: false, reason: "client id, sequence and time must be non-negative safe integers" };
-  }
-  const header = { clientId, seq, timeMs };
+  const decoded = decodeTaggedCommand(bytes, "shard master command");
+  if (!decoded.ok) return decoded;
+  const { tag, header, rest } = decoded.command;
+  const [first, second] = rest;
+  const length = rest.length + 4;
   switch (tag) {
     case MASTER_COMMAND_TAG.join: {
-      if (value.length !== 5) return { ok: false, reason: "join takes one list of groups" };
+      if (length !== 5) return { ok: false, reason: "join takes one list of groups" };
       const groups = decodeGroups(first);
       if (typeof groups === "string") return { ok: false, reason: groups };
       return { ok: true, command: { ...header, type: "join", groups } };
     }
     case MASTER_COMMAND_TAG.leave:
-      if (value.length !== 5) return { ok: false, reason: "leave takes one list of gids" };
+      if (length !== 5) return { ok: false, reason: "leave takes one list of gids" };
       if (!Array.isArray(first) || !first.every(isCount)) {
         return { ok: false, reason: "leave's gids must be non-negative safe integers" };
       }
       return { ok: true, command: { ...header, type: "leave", gids: first } };
     case MASTER_COMMAND_TAG.move:
-      if (value.length !== 6 || !isCount(first) || !isCount(second)) {
+      if (length !== 6 || !isCount(first) || !isCount(second)) {
         return { ok: false, reason: "move takes a shard and a gid, non-negative safe integers" };
       }
       return { ok: true, command: { ...header, type: "move", shard: first, gid: second } };
