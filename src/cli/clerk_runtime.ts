@@ -21,6 +21,8 @@ import { type ClerkOperation, parseOperation } from "./clerk_operation.ts";
 import { MasterRequestError, ShardMasterClerk } from "../shard/master_clerk.ts";
 import { configToJson } from "../shard/shard_config.ts";
 import { joinGroups } from "../shard/join_groups.ts";
+import { ShardedClerk } from "../shard/sharded_clerk.ts";
+import { addressBook } from "../server/group_replica.ts";
 import type { CliIo } from "./io.ts";
 
 /** A failed operation as the CLI reports it. */
@@ -30,8 +32,26 @@ interface Failure {
   readonly outcome?: "unknown";
 }
 
-/** Builds a clerk for the (single) replica group of `config`. */
-export function clerkFor(config: Config): Clerk {
+/** What the CLI needs of a clerk: the plain one (one group) or the routing one (sharded). */
+type KvClient = Pick<Clerk, "get" | "put" | "append" | "delete" | "close">;
+
+/** Builds a clerk for `config`: routing by shard when it has a shard master. */
+export function clerkFor(config: Config): KvClient {
+  if (config.shardmaster !== undefined) {
+    const master = ShardMasterClerk.connect({
+      servers: config.shardmaster.replicas.map((replica) => replica.raft),
+      clusterName: config.cluster.name,
+      secret: config.cluster.secret,
+    });
+    const random = new Prng(crypto.getRandomValues(new Uint32Array(1))[0]!);
+    return new ShardedClerk({
+      master,
+      addressOf: addressBook(config),
+      clusterName: config.cluster.name,
+      secret: config.cluster.secret,
+      random,
+    });
+  }
   const group = config.groups[0]!;
   const transport = new RpcKvTransport({
     servers: group.replicas.map((replica) => replica.raft),
@@ -165,7 +185,7 @@ export async function runStdinOperations(
 }
 
 async function execute(
-  clerk: Clerk,
+  clerk: KvClient,
   operation: ClerkOperation,
   timeoutMs: number,
 ): Promise<{ value?: string } | Failure> {

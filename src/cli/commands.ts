@@ -112,9 +112,6 @@ async function runNode(args: readonly string[], io: CliIo): Promise<number> {
   if (location?.kind !== "group") {
     throw replicaNotFound("node", id, values.config ?? "", config, "group");
   }
-  // A group of a sharded cluster must follow the shard master's configurations; until that
-  // exists, serving every shard from every group would be wrong, so refuse plainly.
-  if (config.shardmaster !== undefined) return notImplemented("node", "sharding", io);
   return await runReplicaNode(config, id, io);
 }
 
@@ -177,8 +174,6 @@ async function runClerk(args: readonly string[], io: CliIo): Promise<number> {
   if (checked !== undefined && isMasterOperation(checked.operation)) {
     return await runMasterOperation(config, checked.operation, timeoutMs, io);
   }
-  // Keys of a sharded cluster are served by shard-aware groups, which do not exist yet.
-  if (config.shardmaster !== undefined) return notImplemented("clerk", "sharding", io);
   if (checked === undefined) {
     return await runStdinOperations(config, Deno.stdin.readable, timeoutMs, io);
   }
@@ -334,11 +329,6 @@ function replicaNotFound(
 function printUsage(command: CommandName, io: CliIo): number {
   io.stdout(commandUsage(command));
   return EXIT_OK;
-}
-
-function notImplemented(command: CommandName, issue: string, io: CliIo): number {
-  io.stderr(`shardkv ${command}: not implemented yet (tracked in the ${issue} issue)\n`);
-  return EXIT_FAILURE;
 }
 
 function isCommandName(name: string): name is CommandName {

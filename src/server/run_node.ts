@@ -10,6 +10,7 @@ import { createLogger, type Logger } from "../util/logger.ts";
 import { StorageError } from "../raft/wal/storage_error.ts";
 import { startKvReplica } from "./kv_replica.ts";
 import { startShardMasterReplica } from "./master_replica.ts";
+import { startGroupReplica } from "./group_replica.ts";
 
 /** Where a process writes. */
 export interface ProcessIo {
@@ -43,7 +44,11 @@ export async function runNode(config: Config, id: string, io: ProcessIo): Promis
     id,
     io,
     processLogger(config.log.level, config.log.format, io),
-    (logger, onFatal) => startKvReplica({ config, replicaId: id, logger, onFatal }),
+    // With a shard master, the group follows its configurations; without, one group serves every key.
+    (logger, onFatal) =>
+      config.shardmaster === undefined
+        ? startKvReplica({ config, replicaId: id, logger, onFatal })
+        : startGroupReplica({ config, replicaId: id, logger, onFatal }),
   );
 }
 

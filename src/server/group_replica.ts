@@ -1,0 +1,158 @@
+/**
+ * A replica of a shard-aware group (`main.ts node` with a [shardmaster] section): the generic
+ * replica process hosting a {@link GroupServer}, wired to the shard master (a
+ * ShardMasterClerk) and to the other groups (RPC transports resolved from the cluster config).
+ */
+
+import type { Config } from "../config/mod.ts";
+import { parseRequest } from "../kv/protocol.ts";
+import { RpcGroupTransport } from "../kv/rpc_transport.ts";
+import type { PeerAddress } from "../net/peer_link.ts";
+import {
+  type GroupPeerRequest,
+  type GroupPeerResponse,
+  GroupServer,
+} from "../shard/group_server.ts";
+import { ShardMasterClerk } from "../shard/master_clerk.ts";
+import { assert } from "../util/assert.ts";
+import type { Logger } from "../util/logger.ts";
+import { Prng } from "../util/prng.ts";
+import { startReplicaProcess } from "./replica_process.ts";
+
+/** What `startGroupReplica` needs. */
+export interface GroupReplicaOptions {
+  readonly config: Config;
+  readonly replicaId: string;
+  readonly logger: Logger;
+  readonly onFatal: (error: Error) => void;
+}
+
+/** A running replica of a shard-aware group. */
+export interface GroupReplica {
+  readonly server: GroupServer;
+  readonly raftPort: number;
+  readonly adminPort: number;
+  stop(): Promise<void>;
+}
+
+/** The Raft address of every replica the config file names, by id. */
+export function addressBook(config: Config): (replicaId: string) => PeerAddress | undefined {
+  const addresses = new Map<string, PeerAddress>();
+  for (const group of config.groups) {
+    for (const replica of group.replicas) addresses.set(replica.id, replica.raft);
+  }
+  for (const replica of config.shardmaster?.replicas ?? []) addresses.set(replica.id, replica.raft);
+  return (id) => addresses.get(id);
+}
+
+/** Starts replica `replicaId` of its shard-aware group. */
+export async function startGroupReplica(options: GroupReplicaOptions): Promise<GroupReplica> {
+  const { config } = options;
+  const group = config.groups.find((candidate) =>
+    candidate.replicas.some((replica) => replica.id === options.replicaId)
+  );
+  assert(
+    group !== undefined && config.shardmaster !== undefined,
+    "the CLI checks the replica and the [shardmaster] section",
+  );
+  const addressOf = addressBook(config);
+  const master = ShardMasterClerk.connect({
+    servers: config.shardmaster.replicas.map((replica) => replica.raft),
+    clusterName: config.cluster.name,
+    secret: config.cluster.secret,
+  });
+  const transports = new Map<string, RpcGroupTransport<GroupPeerRequest, GroupPeerResponse>>();
+  let server: GroupServer | null = null;
+  const process = await startReplicaProcess({
+    ...options,
+    kind: "node",
+    replicas: group.replicas,
+    groupId: group.gid,
+    host: (raft) => {
+      const groupServer = new GroupServer({
+        raft,
+        gid: group.gid,
+        shardCount: config.cluster.shards,
+        snapshotThresholdBytes: config.raft.snapshotThresholdBytes,
+        now: () => Date.now(),
+        random: new Prng(crypto.getRandomValues(new Uint32Array(1))[0]!),
+        logger: options.logger,
+        // About every 100 ms, as the classic design polls the shard master.
+        pollTicks: Math.max(1, Math.round(100 / config.raft.tickMs)),
+        neighbours: {
+          queryConfig: (num, timeoutMs) => master.query(num, { timeoutMs }),
+          group: (servers) => {
+            const key = servers.join(",");
+            const known = transports.get(key);
+            if (known !== undefined) return known;
+            const addresses = servers.map(addressOf);
+            if (addresses.some((address) => address === undefined)) return null;
+            const transport = new RpcGroupTransport<GroupPeerRequest, GroupPeerResponse>(
+              {
+                servers: addresses as PeerAddress[],
+                clusterName: config.cluster.name,
+                secret: config.cluster.secret,
+                logger: options.logger,
+              },
+              parsePeerResponse,
+            );
+            transports.set(key, transport);
+            return transport;
+          },
+        },
+      });
+      server = groupServer;
+      return {
+        service: groupServer.service,
+        handleClient: async (body) => {
+          const peer = parsePeerRequest(body);
+          if (peer !== null) return await groupServer.handlePeer(peer);
+          const parsed = parseRequest(body);
+          if (!parsed.ok) {
+            return { ok: false, error: { code: "badRequest", message: parsed.message } };
+          }
+          return await groupServer.handle(parsed.request);
+        },
+        tick: () => groupServer.tick(),
+        stop: () => groupServer.stop(),
+        status: () => ({ ...groupServer.statusFields(), kv: { ...groupServer.counters } }),
+      };
+    },
+  });
+  assert(server !== null, "the group server was built");
+  return {
+    server,
+    raftPort: process.raftPort,
+    adminPort: process.adminPort,
+    async stop() {
+      await process.stop();
+      await master.close();
+      await Promise.all([...transports.values()].map((transport) => transport.close()));
+    },
+  };
+}
+
+function parsePeerRequest(body: unknown): GroupPeerRequest | null {
+  if (typeof body !== "object" || body === null) return null;
+  const fields = body as Record<string, unknown>;
+  if (fields.type !== "pullShard" && fields.type !== "deleteShard") return null;
+  if (!Number.isSafeInteger(fields.configNum) || !Number.isSafeInteger(fields.shard)) return null;
+  return {
+    type: fields.type,
+    configNum: fields.configNum as number,
+    shard: fields.shard as number,
+  };
+}
+
+function parsePeerResponse(body: unknown): GroupPeerResponse | null {
+  if (typeof body !== "object" || body === null) return null;
+  const fields = body as Record<string, unknown>;
+  if (fields.ok === true) {
+    if (fields.data === undefined) return { ok: true };
+    return fields.data instanceof Uint8Array ? { ok: true, data: fields.data } : null;
+  }
+  if (fields.ok !== false || typeof fields.error !== "object" || fields.error === null) return null;
+  return typeof (fields.error as Record<string, unknown>).code === "string"
+    ? { ok: false, error: fields.error as never }
+    : null;
+}
