@@ -7,6 +7,7 @@
  */
 
 import assert from "node:assert/strict";
+import { portPicker } from "../test_support/free_ports.ts";
 import { type Config, parseConfig } from "../config/mod.ts";
 import { ShardMasterClerk } from "../shard/master_clerk.ts";
 import { ShardedClerk } from "../shard/sharded_clerk.ts";
@@ -15,14 +16,9 @@ import { Prng } from "../util/prng.ts";
 import { addressBook, type GroupReplica, startGroupReplica } from "./group_replica.ts";
 import { type ShardMasterReplica, startShardMasterReplica } from "./master_replica.ts";
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
 function shardedConfig(dataDir: string): Config {
+  const ports = portPicker();
+  const freePort = () => ports.next();
   const replica = (table: string, id: string) =>
     `[[${table}.replicas]]\nid = "${id}"\nraft = "127.0.0.1:${freePort()}"\nadmin = "127.0.0.1:${freePort()}"`;
   const masters = [1, 2, 3].map((k) => replica("shardmaster", `sm${k}`)).join("\n");
@@ -35,6 +31,7 @@ function shardedConfig(dataDir: string): Config {
     `[cluster]\nsecret = "test-secret-0123456789"\nadmin_token = "test-admin-token-0123"\n` +
     `[raft]\ntick_ms = 10\nelection_ticks = 20\nheartbeat_ticks = 2\nsnapshot_threshold_bytes = 4000\n` +
     `[storage]\ndata_dir = "${dataDir}"\n[log]\nlevel = "error"\n[shardmaster]\n${masters}\n${groups}\n`;
+  ports.release(); // Close the listeners before the replicas bind these ports.
   const parsed = parseConfig(text);
   if (!parsed.ok) throw new Error(parsed.error.problems.join("\n"));
   return parsed.config;

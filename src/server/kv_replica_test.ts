@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import { portPicker } from "../test_support/free_ports.ts";
 import { parseConfig } from "../config/mod.ts";
 import type { Config } from "../config/mod.ts";
 import { Clerk } from "../kv/clerk.ts";
@@ -12,14 +13,9 @@ import { connectClerk } from "../kv/connect.ts";
 import { silentLogger } from "../util/logger.ts";
 import { type KvReplica, startKvReplica } from "./kv_replica.ts";
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
 function testConfig(dataDir: string): Config {
+  const ports = portPicker();
+  const freePort = () => ports.next();
   const replicas: string[] = [];
   for (let k = 1; k <= 3; k++) {
     replicas.push(
@@ -32,6 +28,7 @@ function testConfig(dataDir: string): Config {
     `[storage]\ndata_dir = "${dataDir}"\n[log]\nlevel = "error"\n[[groups]]\ngid = 1\n${
       replicas.join("\n")
     }\n`;
+  ports.release(); // Close the listeners before the replicas bind these ports.
   const parsed = parseConfig(text);
   if (!parsed.ok) throw new Error(parsed.error.problems.join("\n"));
   return parsed.config;

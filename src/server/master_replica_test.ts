@@ -6,6 +6,7 @@
  */
 
 import assert from "node:assert/strict";
+import { portPicker } from "../test_support/free_ports.ts";
 import { type Config, parseConfig } from "../config/mod.ts";
 import { ShardMasterClerk } from "../shard/master_clerk.ts";
 import { configToJson, type ShardConfig } from "../shard/shard_config.ts";
@@ -14,14 +15,9 @@ import { silentLogger } from "../util/logger.ts";
 import { main } from "../cli/commands.ts";
 import { type ShardMasterReplica, startShardMasterReplica } from "./master_replica.ts";
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
 function masterConfigText(dataDir: string): string {
+  const ports = portPicker();
+  const freePort = () => ports.next();
   const masters = [1, 2, 3].map((k) =>
     `[[shardmaster.replicas]]\nid = "sm${k}"\nraft = "127.0.0.1:${freePort()}"\nadmin = "127.0.0.1:${freePort()}"`
   );
@@ -36,6 +32,7 @@ function masterConfigText(dataDir: string): string {
     `[cluster]\nsecret = "test-secret-0123456789"\nadmin_token = "test-admin-token-0123"\n` +
     `[raft]\ntick_ms = 10\nelection_ticks = 20\nheartbeat_ticks = 2\n[storage]\ndata_dir = "${dataDir}"\n` +
     `[log]\nlevel = "error"\n[shardmaster]\n${masters.join("\n")}\n${groups.join("\n")}\n`;
+  ports.release(); // Close the listeners before the replicas bind these ports.
   return text;
 }
 
