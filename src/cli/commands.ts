@@ -18,6 +18,7 @@ import {
 } from "../server/run_node.ts";
 import { parseArgs } from "node:util";
 import { type Config, findReplica, loadConfig, type LogFormat } from "../config/mod.ts";
+import { joinGroupsOnStart } from "../supervisor/join_on_start.ts";
 import { describeExit, superviseLocal } from "../supervisor/mod.ts";
 import { assertNever } from "../util/assert.ts";
 import { VERSION } from "../version.ts";
@@ -193,6 +194,8 @@ async function runLocal(args: readonly string[], io: CliIo): Promise<number> {
   const outcome = await superviseLocal({
     config,
     configPath: values.config ?? "",
+    afterStart: (signal) =>
+      joinGroupsOnStart(config, signal, (line) => io.stdout(`[local] ${line}\n`)),
     restart: values["no-restart"] !== true,
     io,
     // Children write into pipes, where "auto" would pick JSON; on a terminal, keep them readable.

@@ -13,6 +13,7 @@ import { configToJson, type ShardConfig } from "../shard/shard_config.ts";
 import { isBalanced } from "../shard/rebalance.ts";
 import { silentLogger } from "../util/logger.ts";
 import { main } from "../cli/commands.ts";
+import { joinGroupsOnStart } from "../supervisor/join_on_start.ts";
 import { type ShardMasterReplica, startShardMasterReplica } from "./master_replica.ts";
 
 function masterConfigText(dataDir: string): string {
@@ -233,5 +234,19 @@ Deno.test("shard master: the clerk CLI joins groups of the config file, moves, q
     const notInFile = await run("join", "7");
     assert.equal(notInFile.code, 1);
     assert.match(notInFile.stderr, /group 7 is not among the \[\[groups\]\]/);
+  });
+});
+
+Deno.test("shard master: local's join on start joins the groups of the config once, and again is a no-op", async () => {
+  await withMasters(async (config, _replicas, clerk) => {
+    const lines: string[] = [];
+    const abort = new AbortController();
+    await joinGroupsOnStart(config, abort.signal, (line) => lines.push(line));
+    const joined = await clerk.query();
+    assert.deepEqual([...joined.groups.keys()], [1, 2, 3]);
+    assert.match(lines[0] ?? "", /joined groups 1, 2, 3 to the shard master \(config 1\)/);
+    await joinGroupsOnStart(config, abort.signal, (line) => lines.push(line));
+    assert.equal((await clerk.query()).num, 1, "nothing left to join: no new config");
+    assert.equal(lines.length, 1);
   });
 });

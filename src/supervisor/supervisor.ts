@@ -39,6 +39,11 @@ export interface LocalOptions {
   readonly restartDelayMs?: (failures: number) => number;
   /** Log format every child is told to use (`--log-format`); the config's own when absent. */
   readonly childLogFormat?: "text" | "json";
+  /**
+   * Runs once every child has been started (e.g. joining groups to the shard master); its
+   * signal aborts when the supervisor stops. A failure is reported, never fatal.
+   */
+  readonly afterStart?: (signal: AbortSignal) => Promise<void>;
   /** SIGTERM-to-SIGKILL grace period; defaults to STOP_GRACE_MS. */
   readonly stopGraceMs?: number;
   /** Stops the supervisor as SIGINT does (for tests and embedding). */
@@ -83,6 +88,7 @@ class LocalSupervisor {
   readonly #ownPrefix: string;
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   #stopping = false;
+  readonly #afterStartAbort = new AbortController();
   #finish: (outcome: LocalOutcome) => void = () => {};
   readonly #finished: Promise<LocalOutcome>;
 
@@ -118,8 +124,15 @@ class LocalSupervisor {
       this.#options.abort?.addEventListener("abort", onAbort, { once: true });
       if (this.#options.abort?.aborted === true) onAbort();
       for (const slot of this.#slots) if (!this.#stopping) this.#start(slot);
-      return await this.#finished;
+      const afterStart = this.#options.afterStart?.(this.#afterStartAbort.signal).catch((error) =>
+        this.#shout(`after start: ${error instanceof Error ? error.message : String(error)}`)
+      );
+      const outcome = await this.#finished;
+      this.#afterStartAbort.abort();
+      await afterStart;
+      return outcome;
     } finally {
+      this.#afterStartAbort.abort();
       this.#stopping = true;
       for (const timer of this.#timers) clearTimeout(timer);
       this.#timers.clear();
