@@ -271,3 +271,18 @@ function collectKeys(value: unknown, path: string, keys: Set<string>): void {
     }
   }
 }
+
+Deno.test("config: cluster.sharded.toml is a valid sharded cluster with group 3 left to join by hand", async () => {
+  const result = await loadConfig(new URL("../../cluster.sharded.toml", import.meta.url).pathname);
+  assert.ok(result.ok, result.ok ? "" : result.error.problems.join("\n"));
+  const config = result.config;
+  assert.equal(config.shardmaster?.replicas.length, 3);
+  assert.deepEqual(
+    config.groups.map((group) => [group.gid, group.replicas.length, group.joinOnStart]),
+    [
+      [1, 3, true],
+      [2, 3, true],
+      [3, 3, false],
+    ],
+  );
+});
