@@ -8,8 +8,15 @@
 import type { Clerk } from "../src/kv/clerk.ts";
 import { assert } from "../src/util/assert.ts";
 
-/** One operation of client number `client` (0-based) through its clerk. */
-export type Operation = (clerk: Clerk, client: number, signal: AbortSignal) => Promise<unknown>;
+/**
+ * One operation of client number `client` (0-based) through its clerk (a {@link Clerk}, or
+ * any other one-operation-at-a-time client such as a ShardedClerk).
+ */
+export type Operation<C = Clerk> = (
+  clerk: C,
+  client: number,
+  signal: AbortSignal,
+) => Promise<unknown>;
 
 /** How long a phase runs. */
 export interface PhaseTiming {
@@ -36,9 +43,9 @@ const LATENCIES_MAX = 10_000_000;
  * the start and at the end of the measured window (CPU and metrics snapshots). An aborted
  * `signal` ends the phase early: the result then covers less than the window.
  */
-export async function runPhase<P>(
-  clerks: readonly Clerk[],
-  operation: Operation,
+export async function runPhase<P, C = Clerk>(
+  clerks: readonly C[],
+  operation: Operation<C>,
   timing: PhaseTiming,
   signal: AbortSignal,
   probe: () => Promise<P>,
@@ -53,7 +60,7 @@ export async function runPhase<P>(
   let firstError: string | null = null;
   const before = atTime(windowStart, probe, signal);
   const after = atTime(windowEnd, probe, signal);
-  const client = async (clerk: Clerk, index: number) => {
+  const client = async (clerk: C, index: number) => {
     while (!signal.aborted && performance.now() < windowEnd) {
       const operationStart = performance.now();
       let failure: unknown = null;
@@ -109,10 +116,10 @@ function atTime<P>(
 }
 
 /** Runs `count` operations, numbered 0.., spread over `clerks`, as fast as they go. */
-export async function runCount(
-  clerks: readonly Clerk[],
+export async function runCount<C = Clerk>(
+  clerks: readonly C[],
   count: number,
-  operation: (clerk: Clerk, index: number, signal: AbortSignal) => Promise<unknown>,
+  operation: (clerk: C, index: number, signal: AbortSignal) => Promise<unknown>,
   signal: AbortSignal,
 ): Promise<void> {
   let next = 0;

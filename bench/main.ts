@@ -2,17 +2,18 @@
  * `deno task bench`: throughput and latency of real code on this machine, printed as tables
  * (and one JSON line per row). Never part of `deno task ok`: timings are measured, not asserted.
  *
- *   deno task bench [--section=storage,transport,kv] [--scale=1] [--cpu-prof-dir=DIR]
+ *   deno task bench [--section=storage,transport,kv,sharded] [--scale=1] [--cpu-prof-dir=DIR]
  */
 
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { kvSection } from "./kv_bench.ts";
+import { type BenchTable, kvSection } from "./kv_bench.ts";
+import { shardedSection } from "./sharded_bench.ts";
 import { storageSection } from "./storage_bench.ts";
 import { printTable } from "./table.ts";
 import { transportSection } from "./transport_section.ts";
 
-const SECTIONS = ["storage", "transport", "kv"] as const;
+const SECTIONS = ["storage", "transport", "kv", "sharded"] as const;
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -57,26 +58,37 @@ if (wanted.has("transport")) {
     await transportSection(),
   );
 }
-if (wanted.has("kv")) await runKvSection();
+if (wanted.has("kv")) {
+  await runProcessSection((signal) => {
+    const profileDir = values["cpu-prof-dir"];
+    return kvSection({
+      scale,
+      signal,
+      say: (line) => console.error(line),
+      ...(profileDir === undefined ? {} : { cpuProfileDir: resolve(profileDir) }),
+    });
+  });
+}
+if (wanted.has("sharded")) {
+  await runProcessSection((signal) =>
+    shardedSection({ scale, signal, say: (line) => console.error(line) })
+  );
+}
 
 /**
- * The kv section starts replica processes: a signal (Ctrl-C, SIGTERM, a closed terminal)
- * aborts it instead of ending this process at once, so that they are killed and their temp
- * dir removed before we exit.
+ * The kv and sharded sections start replica processes: a signal (Ctrl-C, SIGTERM, a closed
+ * terminal) aborts them instead of ending this process at once, so that they are killed and
+ * their temp dirs removed before we exit.
  */
-async function runKvSection(): Promise<void> {
+async function runProcessSection(
+  section: (signal: AbortSignal) => Promise<BenchTable[]>,
+): Promise<void> {
   const interrupt = new AbortController();
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
   const onSignal = () => interrupt.abort(new Error("interrupted by a signal"));
   for (const signal of signals) Deno.addSignalListener(signal, onSignal);
   try {
-    const profileDir = values["cpu-prof-dir"];
-    const tables = await kvSection({
-      scale,
-      signal: interrupt.signal,
-      say: (line) => console.error(line),
-      ...(profileDir === undefined ? {} : { cpuProfileDir: resolve(profileDir) }),
-    });
+    const tables = await section(interrupt.signal);
     for (const table of tables) printTable(table.title, table.rows, console.log, table.about);
   } catch (error) {
     if (!interrupt.signal.aborted) throw error;
