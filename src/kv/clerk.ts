@@ -68,28 +68,23 @@ export interface ClerkOptions {
 }
 
 /** A client of the replicated KV service. */
-export class Clerk {
+/**
+ * A KV client with one session: the four operations, sequence numbers that make each write
+ * exactly-once, and one operation at a time (sequence numbers must reach the servers in
+ * order). Subclasses say how a request reaches the service and what to do on the way.
+ */
+export abstract class SessionKvClient {
   readonly clientId: number;
-  readonly #transport: KvTransport;
-  readonly #random: Random;
-  readonly #defaultTimeoutMs: number;
-  readonly #attemptTimeoutMs: number;
   #seq = 0;
-  readonly #leader: LeaderGuess = { server: 0 };
   #busy = false;
 
-  constructor(options: ClerkOptions) {
-    this.#transport = options.transport;
-    this.#random = options.random;
-    this.clientId = options.clientId ?? randomClientId();
-    this.#defaultTimeoutMs = options.defaultTimeoutMs ?? 10_000;
-    this.#attemptTimeoutMs = options.attemptTimeoutMs ?? 1_000;
+  protected constructor(clientId: number) {
+    this.clientId = clientId;
   }
 
   /** The value of `key`, or "" when it is missing. */
   async get(key: string, options: CallOptions = {}): Promise<string> {
-    const response = await this.#run({ type: "get", key }, options);
-    return response.value ?? "";
+    return (await this.#run({ type: "get", key }, options)).value ?? "";
   }
 
   async put(key: string, value: string, options: CallOptions = {}): Promise<void> {
@@ -110,31 +105,59 @@ export class Clerk {
     await this.#run({ type: "delete", key, clientId: this.clientId, seq: ++this.#seq }, options);
   }
 
+  abstract close(): Promise<void>;
+
+  /** Delivers one request until a final answer: success, or a KvRequestError / TimeoutError. */
+  protected abstract send(
+    request: KvRequest,
+    options: CallOptions,
+  ): Promise<KvResponse & { ok: true }>;
+
+  async #run(request: KvRequest, options: CallOptions): Promise<KvResponse & { ok: true }> {
+    assert(!this.#busy, "A KV client runs one operation at a time; use one per concurrent caller");
+    this.#busy = true;
+    try {
+      return await this.send(request, options);
+    } finally {
+      this.#busy = false;
+    }
+  }
+}
+
+/** A client of one replica group (the replicated KV service without sharding). */
+export class Clerk extends SessionKvClient {
+  readonly #transport: KvTransport;
+  readonly #random: Random;
+  readonly #defaultTimeoutMs: number;
+  readonly #attemptTimeoutMs: number;
+  readonly #leader: LeaderGuess = { server: 0 };
+
+  constructor(options: ClerkOptions) {
+    super(options.clientId ?? randomClientId());
+    this.#transport = options.transport;
+    this.#random = options.random;
+    this.#defaultTimeoutMs = options.defaultTimeoutMs ?? 10_000;
+    this.#attemptTimeoutMs = options.attemptTimeoutMs ?? 1_000;
+  }
+
   async close(): Promise<void> {
     await this.#transport.close();
   }
 
-  async #run(request: KvRequest, options: CallOptions): Promise<KvResponse & { ok: true }> {
-    // One operation at a time per session: sequence numbers must reach the servers in order.
-    assert(
-      !this.#busy,
-      "A Clerk runs one operation at a time; use one Clerk per concurrent client",
-    );
-    this.#busy = true;
-    try {
-      const response = await callGroup(this.#transport, request, {
-        what: `${request.type} ${JSON.stringify(request.key)}`,
-        timeoutMs: options.timeoutMs ?? this.#defaultTimeoutMs,
-        attemptTimeoutMs: this.#attemptTimeoutMs,
-        random: this.#random,
-        leader: this.#leader,
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
-      if (!response.ok) throw new KvRequestError(response.error);
-      return response;
-    } finally {
-      this.#busy = false;
-    }
+  protected async send(
+    request: KvRequest,
+    options: CallOptions,
+  ): Promise<KvResponse & { ok: true }> {
+    const response = await callGroup(this.#transport, request, {
+      what: `${request.type} ${JSON.stringify(request.key)}`,
+      timeoutMs: options.timeoutMs ?? this.#defaultTimeoutMs,
+      attemptTimeoutMs: this.#attemptTimeoutMs,
+      random: this.#random,
+      leader: this.#leader,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    if (!response.ok) throw new KvRequestError(response.error);
+    return response;
   }
 }
 
@@ -202,7 +225,8 @@ export async function callGroup<Request, Response extends ServiceReply>(
   }
 }
 
-function randomClientId(): number {
+/** A random client id: 53 bits, never 0. */
+export function randomClientId(): number {
   const words = crypto.getRandomValues(new Uint32Array(2));
   return (words[0]! & 0x1fffff) * 0x1_0000_0000 + words[1]! + 1;
 }

@@ -13,18 +13,11 @@ import {
   type Outcome,
   ReplicatedService,
   type ServiceCounters,
-  type ServiceError,
 } from "../service/replicated_service.ts";
 import { assert } from "../util/assert.ts";
-import {
-  checkSizes,
-  decodeCommand,
-  encodeCommand,
-  type KvCommand,
-  type KvReply,
-} from "./command.ts";
+import { checkSizes, decodeCommand, encodeCommand, type KvReply } from "./command.ts";
 import { KvState } from "./kv_state.ts";
-import type { KvRequest, KvResponse, KvResponseError } from "./protocol.ts";
+import { commandFromRequest, type KvRequest, type KvResponse, serviceFailure } from "./protocol.ts";
 
 /** What a KV server is built from. */
 export interface KvServerOptions {
@@ -100,19 +93,10 @@ export class KvServer {
       );
     }
     const timeMs = this.#now();
-    const command: KvCommand = request.type === "delete"
-      ? { type: "delete", key: request.key, clientId: request.clientId, seq: request.seq, timeMs }
-      : {
-        type: request.type,
-        key: request.key,
-        value: request.value,
-        clientId: request.clientId,
-        seq: request.seq,
-        timeMs,
-      };
+    const command = commandFromRequest(request, timeMs);
     this.service.propose(
       encodeCommand(command),
-      (outcome) => respond(outcome.ok ? outcome.value : failure(outcome.error)),
+      (outcome) => respond(outcome.ok ? outcome.value : serviceFailure(outcome.error)),
     );
   }
 
@@ -126,19 +110,5 @@ export class KvServer {
 }
 
 function readResponse(outcome: Outcome<string>): KvResponse {
-  return outcome.ok ? { ok: true, value: outcome.value } : failure(outcome.error);
-}
-
-function failure(error: ServiceError): KvResponse {
-  return { ok: false, error: toKvError(error) };
-}
-
-function toKvError(error: ServiceError): KvResponseError {
-  switch (error.code) {
-    case "notLeader":
-    case "busy":
-      return error;
-    case "tooLarge":
-      return { code: "valueTooLarge", bytes: error.bytes, maxBytes: error.maxBytes };
-  }
+  return outcome.ok ? { ok: true, value: outcome.value } : serviceFailure(outcome.error);
 }

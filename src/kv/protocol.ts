@@ -5,7 +5,8 @@
  */
 
 import type { NotLeader } from "../raft/core/types.ts";
-import type { KvError } from "./command.ts";
+import type { ServiceError } from "../service/replicated_service.ts";
+import type { KvCommand, KvError } from "./command.ts";
 
 /** A client request. Writes carry the session tag that makes them exactly-once. */
 export type KvRequest =
@@ -70,4 +71,29 @@ export function parseRequest(
 
 function isPositiveSafe(value: unknown): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && value > 0;
+}
+
+/** A write request as the command it proposes, stamped with the leader's clock as log time. */
+export function commandFromRequest(
+  request: Exclude<KvRequest, { type: "get" }>,
+  timeMs: number,
+): KvCommand {
+  const { key, clientId, seq } = request;
+  return request.type === "delete"
+    ? { type: "delete", key, clientId, seq, timeMs }
+    : { type: request.type, key, value: request.value, clientId, seq, timeMs };
+}
+
+/** The client's view of a request the replicated-service shell could not answer. */
+export function serviceFailure(error: ServiceError): KvResponse {
+  switch (error.code) {
+    case "notLeader":
+    case "busy":
+      return { ok: false, error };
+    case "tooLarge":
+      return {
+        ok: false,
+        error: { code: "valueTooLarge", bytes: error.bytes, maxBytes: error.maxBytes },
+      };
+  }
 }

@@ -14,10 +14,16 @@
  * Other groups call `pullShard` and `deleteShard` on this server over the same RPC port.
  */
 
-import { checkSizes, type KvCommand } from "../kv/command.ts";
+import { checkSizes } from "../kv/command.ts";
 import type { GroupTransport } from "../kv/clerk.ts";
 import { callGroup, TimeoutError } from "../kv/clerk.ts";
-import type { KvRequest, KvResponse, KvResponseError } from "../kv/protocol.ts";
+import {
+  commandFromRequest,
+  type KvRequest,
+  type KvResponse,
+  type KvResponseError,
+  serviceFailure,
+} from "../kv/protocol.ts";
 import type { RaftNode } from "../raft/node.ts";
 import {
   type Outcome,
@@ -130,7 +136,7 @@ export class GroupServer {
       if (request.type === "get") {
         const key = request.key;
         return this.service.read(() => this.state.get(key), (outcome) => {
-          if (!outcome.ok) return respond(failure(outcome.error));
+          if (!outcome.ok) return respond(serviceFailure(outcome.error));
           respond(
             outcome.value.ok
               ? { ok: true, value: outcome.value.value }
@@ -139,18 +145,9 @@ export class GroupServer {
         });
       }
       const timeMs = this.#options.now();
-      const command: KvCommand = request.type === "delete"
-        ? { type: "delete", key: request.key, clientId: request.clientId, seq: request.seq, timeMs }
-        : {
-          type: request.type,
-          key: request.key,
-          value: request.value,
-          clientId: request.clientId,
-          seq: request.seq,
-          timeMs,
-        };
+      const command = commandFromRequest(request, timeMs);
       this.service.propose(encodeGroupCommand({ type: "kv", command }), (outcome) => {
-        if (!outcome.ok) return respond(failure(outcome.error));
+        if (!outcome.ok) return respond(serviceFailure(outcome.error));
         const reply = outcome.value;
         respond(
           reply.ok ? { ok: true } : {
@@ -281,18 +278,5 @@ export class GroupServer {
 
   #propose(command: GroupCommand): Promise<Outcome<GroupReply>> {
     return new Promise((resolve) => this.service.propose(encodeGroupCommand(command), resolve));
-  }
-}
-
-function failure(error: ServiceError): KvResponse {
-  switch (error.code) {
-    case "notLeader":
-    case "busy":
-      return { ok: false, error };
-    case "tooLarge":
-      return {
-        ok: false,
-        error: { code: "valueTooLarge", bytes: error.bytes, maxBytes: error.maxBytes },
-      };
   }
 }

@@ -12,13 +12,14 @@ import {
   type CallOptions,
   KvRequestError,
   type LeaderGuess,
+  randomClientId,
+  SessionKvClient,
   TimeoutError,
 } from "../kv/clerk.ts";
 import type { KvRequest, KvResponse } from "../kv/protocol.ts";
 import { RpcKvTransport } from "../kv/rpc_transport.ts";
 import { shardOf } from "../kv/shard_of.ts";
 import type { PeerAddress } from "../net/peer_link.ts";
-import { assert } from "../util/assert.ts";
 import { silentLogger } from "../util/logger.ts";
 import type { Random } from "../util/prng.ts";
 import type { ShardMasterClerk } from "./master_clerk.ts";
@@ -39,43 +40,17 @@ export interface ShardedClerkOptions {
 }
 
 /** A client of the sharded KV service. */
-export class ShardedClerk {
-  readonly clientId: number;
+export class ShardedClerk extends SessionKvClient {
   readonly #options: ShardedClerkOptions;
   readonly #transports = new Map<
     number,
     { servers: string; transport: RpcKvTransport; leader: LeaderGuess }
   >();
   #config: ShardConfig | null = null;
-  #seq = 0;
-  #busy = false;
 
   constructor(options: ShardedClerkOptions) {
+    super(randomClientId());
     this.#options = options;
-    const words = crypto.getRandomValues(new Uint32Array(2));
-    this.clientId = (words[0]! & 0x1fffff) * 0x1_0000_0000 + words[1]! + 1;
-  }
-
-  async get(key: string, options: CallOptions = {}): Promise<string> {
-    return (await this.#run({ type: "get", key }, options)).value ?? "";
-  }
-
-  async put(key: string, value: string, options: CallOptions = {}): Promise<void> {
-    await this.#run(
-      { type: "put", key, value, clientId: this.clientId, seq: ++this.#seq },
-      options,
-    );
-  }
-
-  async append(key: string, value: string, options: CallOptions = {}): Promise<void> {
-    await this.#run(
-      { type: "append", key, value, clientId: this.clientId, seq: ++this.#seq },
-      options,
-    );
-  }
-
-  async delete(key: string, options: CallOptions = {}): Promise<void> {
-    await this.#run({ type: "delete", key, clientId: this.clientId, seq: ++this.#seq }, options);
   }
 
   async close(): Promise<void> {
@@ -83,49 +58,43 @@ export class ShardedClerk {
     await this.#options.master.close();
   }
 
-  async #run(request: KvRequest, options: CallOptions): Promise<KvResponse & { ok: true }> {
-    assert(
-      !this.#busy,
-      "A ShardedClerk runs one operation at a time; use one per concurrent client",
-    );
-    this.#busy = true;
+  protected async send(
+    request: KvRequest,
+    options: CallOptions,
+  ): Promise<KvResponse & { ok: true }> {
     const deadline = performance.now() +
       (options.timeoutMs ?? this.#options.defaultTimeoutMs ?? 10_000);
     const what = `${request.type} ${JSON.stringify(request.key)}`;
-    try {
-      for (;;) {
-        const remaining = deadline - performance.now();
-        if (remaining <= 0 || options.signal?.aborted) {
-          throw new TimeoutError(`${what}: no answer before the deadline`);
-        }
-        const config = this.#config ??
-          (this.#config = await this.#options.master.query(-1, { timeoutMs: remaining }));
-        const gid = config.shards[shardOf(request.key, config.shards.length)] ?? GID_NONE;
-        const group = gid === GID_NONE ? null : this.#group(config, gid);
-        if (group !== null) {
-          try {
-            const response = await callGroup(group.transport, request, {
-              what,
-              timeoutMs: Math.min(remaining, 2_000),
-              attemptTimeoutMs: 1_000,
-              random: this.#options.random,
-              leader: group.leader,
-              ...(options.signal ? { signal: options.signal } : {}),
-            });
-            if (response.ok) return response;
-            if (response.error.code !== "wrongGroup") throw new KvRequestError(response.error);
-          } catch (error) {
-            if (!(error instanceof TimeoutError)) throw error;
-          }
-        }
-        // The shard has no group yet, moved, or its group is unreachable: ask the master again.
-        await new Promise((resolve) =>
-          setTimeout(resolve, Math.min(CONFIG_RETRY_MS, Math.max(0, remaining)))
-        );
-        this.#config = null;
+    for (;;) {
+      const remaining = deadline - performance.now();
+      if (remaining <= 0 || options.signal?.aborted) {
+        throw new TimeoutError(`${what}: no answer before the deadline`);
       }
-    } finally {
-      this.#busy = false;
+      const config = this.#config ??
+        (this.#config = await this.#options.master.query(-1, { timeoutMs: remaining }));
+      const gid = config.shards[shardOf(request.key, config.shards.length)] ?? GID_NONE;
+      const group = gid === GID_NONE ? null : this.#group(config, gid);
+      if (group !== null) {
+        try {
+          const response = await callGroup(group.transport, request, {
+            what,
+            timeoutMs: Math.min(remaining, 2_000),
+            attemptTimeoutMs: 1_000,
+            random: this.#options.random,
+            leader: group.leader,
+            ...(options.signal ? { signal: options.signal } : {}),
+          });
+          if (response.ok) return response;
+          if (response.error.code !== "wrongGroup") throw new KvRequestError(response.error);
+        } catch (error) {
+          if (!(error instanceof TimeoutError)) throw error;
+        }
+      }
+      // The shard has no group yet, moved, or its group is unreachable: ask the master again.
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.min(CONFIG_RETRY_MS, Math.max(0, remaining)))
+      );
+      this.#config = null;
     }
   }
 
