@@ -15,17 +15,11 @@ import {
 } from "../shard/group_server.ts";
 import { ShardMasterClerk } from "../shard/master_clerk.ts";
 import { assert } from "../util/assert.ts";
-import type { Logger } from "../util/logger.ts";
 import { Prng } from "../util/prng.ts";
-import { startReplicaProcess } from "./replica_process.ts";
+import { groupOf, type ReplicaStartOptions, startReplicaProcess } from "./replica_process.ts";
 
 /** What `startGroupReplica` needs. */
-export interface GroupReplicaOptions {
-  readonly config: Config;
-  readonly replicaId: string;
-  readonly logger: Logger;
-  readonly onFatal: (error: Error) => void;
-}
+export type GroupReplicaOptions = ReplicaStartOptions;
 
 /** A running replica of a shard-aware group. */
 export interface GroupReplica {
@@ -48,12 +42,10 @@ export function addressBook(config: Config): (replicaId: string) => PeerAddress 
 /** Starts replica `replicaId` of its shard-aware group. */
 export async function startGroupReplica(options: GroupReplicaOptions): Promise<GroupReplica> {
   const { config } = options;
-  const group = config.groups.find((candidate) =>
-    candidate.replicas.some((replica) => replica.id === options.replicaId)
-  );
+  const group = groupOf(config, options.replicaId);
   assert(
-    group !== undefined && config.shardmaster !== undefined,
-    "the CLI checks the replica and the [shardmaster] section",
+    config.shardmaster !== undefined,
+    "the CLI starts group replicas only with a [shardmaster] section",
   );
   const addressOf = addressBook(config);
   const master = ShardMasterClerk.connect({

@@ -3,21 +3,13 @@
  * process hosting a {@link KvServer} for the cluster's single replica group.
  */
 
-import type { Config } from "../config/mod.ts";
 import { KvServer } from "../kv/kv_server.ts";
 import { parseRequest } from "../kv/protocol.ts";
 import { assert } from "../util/assert.ts";
-import type { Logger } from "../util/logger.ts";
-import { startReplicaProcess } from "./replica_process.ts";
+import { groupOf, type ReplicaStartOptions, startReplicaProcess } from "./replica_process.ts";
 
 /** What `startKvReplica` needs. */
-export interface KvReplicaOptions {
-  readonly config: Config;
-  readonly replicaId: string;
-  readonly logger: Logger;
-  /** Called when the replica must stop because of a fatal error (storage failure). */
-  readonly onFatal: (error: Error) => void;
-}
+export type KvReplicaOptions = ReplicaStartOptions;
 
 /** A running KV replica. */
 export interface KvReplica {
@@ -30,13 +22,7 @@ export interface KvReplica {
 /** Starts KV replica `replicaId`; throws a clear error when something is wrong. */
 export async function startKvReplica(options: KvReplicaOptions): Promise<KvReplica> {
   const { config } = options;
-  const group = config.groups.find((candidate) =>
-    candidate.replicas.some((replica) => replica.id === options.replicaId)
-  );
-  assert(
-    group !== undefined,
-    () => `Replica ${options.replicaId} is not in any group (the CLI checks this first)`,
-  );
+  const group = groupOf(config, options.replicaId);
   let kv: KvServer | null = null;
   const process = await startReplicaProcess({
     ...options,

@@ -8,22 +8,15 @@
  */
 
 import type { Context } from "hono";
-import type { Config } from "../config/mod.ts";
 import type { MasterRequest, MasterResponse } from "../shard/master_protocol.ts";
 import { parseMasterRequest } from "../shard/master_protocol.ts";
 import { ShardMasterServer } from "../shard/master_server.ts";
 import { joinGroups } from "../shard/join_groups.ts";
 import { assert } from "../util/assert.ts";
-import type { Logger } from "../util/logger.ts";
-import { startReplicaProcess } from "./replica_process.ts";
+import { type ReplicaStartOptions, startReplicaProcess } from "./replica_process.ts";
 
 /** What `startShardMasterReplica` needs. */
-export interface ShardMasterReplicaOptions {
-  readonly config: Config;
-  readonly replicaId: string;
-  readonly logger: Logger;
-  readonly onFatal: (error: Error) => void;
-}
+export type ShardMasterReplicaOptions = ReplicaStartOptions;
 
 /** A running shard master replica. */
 export interface ShardMasterReplica {

@@ -6,7 +6,7 @@
  * accepting, stop ticking, wait for the outstanding fsync, close everything.
  */
 
-import type { Config, ReplicaConfig } from "../config/mod.ts";
+import type { Config, GroupConfig, ReplicaConfig } from "../config/mod.ts";
 import { formatAddress, replicaDataDir } from "../config/mod.ts";
 import type { RaftNodeOptions } from "../raft/node.ts";
 import type { ServiceCounters } from "../service/replicated_service.ts";
@@ -47,6 +47,27 @@ export interface HostedService {
   status(): Record<string, unknown>;
   /** Service-specific admin routes. */
   adminRoutes?(app: Hono, requireToken: RequireToken): void;
+}
+
+/** What starting any replica takes: the cluster, which replica, where to log, what to do on a fatal error. */
+export interface ReplicaStartOptions {
+  readonly config: Config;
+  readonly replicaId: string;
+  readonly logger: Logger;
+  /** Called when the replica must stop because of a fatal error (storage failure). */
+  readonly onFatal: (error: Error) => void;
+}
+
+/** The replica group `replicaId` belongs to (the CLI has checked that it belongs to one). */
+export function groupOf(config: Config, replicaId: string): GroupConfig {
+  const group = config.groups.find((candidate) =>
+    candidate.replicas.some((replica) => replica.id === replicaId)
+  );
+  assert(
+    group !== undefined,
+    () => `Replica ${replicaId} is not in any group (the CLI checks this first)`,
+  );
+  return group;
 }
 
 /** What `startReplicaProcess` needs. */
