@@ -145,21 +145,24 @@ Deno.test("shard master: ten concurrent clerks joining and leaving leave a consi
         }),
     );
     try {
+      // Group 1 stays throughout: without it, a leave applied before any other clerk's join
+      // would be the last group's, which is refused (lastGroup).
+      await clerks[0]!.join([[1, ["anchor"]]]);
       await Promise.all(clerks.map(async (clerk, c) => {
         const gid = 100 + c;
         await clerk.join([[gid, [`x${c}`]]]);
         if (c % 2 === 1) await clerk.leave([gid]);
       }));
       const latest = await clerks[0]!.query();
-      check(latest, [100, 102, 104, 106, 108]);
-      assert.equal(latest.num, 15, "ten joins and five leaves made fifteen configs");
+      check(latest, [1, 100, 102, 104, 106, 108]);
+      assert.equal(latest.num, 16, "eleven joins and five leaves made sixteen configs");
     } finally {
       for (const clerk of clerks) await clerk.close();
     }
   });
 });
 
-Deno.test("shard master: the admin routes join groups of the config file, move, and read configs; changes need the token", async () => {
+Deno.test("shard master: the admin routes join groups of the config file, move, and read configs; changes need the token; leaving every group is a 409", async () => {
   await withMasters(async (config, replicas, clerk) => {
     await clerk.query();
     const leader = replicas.find((replica) => replica!.server.node.core.role === "leader")!;
@@ -195,6 +198,17 @@ Deno.test("shard master: the admin routes join groups of the config file, move, 
       body: JSON.stringify({ shard: 3, gid: 2 }),
     });
     assert.deepEqual(await moved.json(), { num: 2 });
+    const lastGroups = await fetch(`${base}/leave`, {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify({ gids: [1, 2] }),
+    });
+    assert.equal(lastGroups.status, 409);
+    assert.deepEqual(await lastGroups.json(), {
+      error: "lastGroup",
+      message: "Cannot leave gids 1, 2: no group would remain to own the 10 shards, and their " +
+        "data would be lost; join another group first",
+    });
     const latest = await (await fetch(`${base}/config/latest`)).json();
     assert.equal(latest.num, 2);
     assert.equal(latest.shards[3], 2);
@@ -231,6 +245,13 @@ Deno.test("shard master: the clerk CLI joins groups of the config file, moves, q
     const refused = await run("leave", "3");
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /leave failed: unknownGroup/);
+    const last = await run("leave", "1", "2");
+    assert.equal(last.code, 1);
+    assert.match(
+      last.stderr,
+      /leave failed: lastGroup: Cannot leave gids 1, 2: no group would remain .*join another group first/,
+    );
+    assert.equal(JSON.parse((await run("query")).stdout).num, 2, "the refusal made no config");
     const notInFile = await run("join", "7");
     assert.equal(notInFile.code, 1);
     assert.match(notInFile.stderr, /group 7 is not among the \[\[groups\]\]/);

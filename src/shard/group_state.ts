@@ -9,7 +9,8 @@
  *   absent ──gained from gid 0──────────────▶ serving
  *   absent ──gained from gid G──▶ pulling ──installShard(N)──▶ waitingGc ──gcDone(N)──▶ serving
  *   serving ──lost to gid G──▶ handingOff ──deleteShard(N)──▶ absent
- *   serving ──lost to gid 0 (every group left)──▶ absent (the data has no next owner)
+ *   serving ──lost to gid 0──▶ absent (no next owner; the master refuses a Leave of the last
+ *                                      group (lastGroup), so only hand-built configs get here)
  *
  * serving and waitingGc serve; pulling and handingOff do not. A shard owned in both the old
  * and the new config stays serving throughout (challenge 2 "unaffected"), and a pulled shard
@@ -312,7 +313,7 @@ export class GroupState {
         assert(this.#shards.get(shard)?.kind === "serving", () => `Lost shard ${shard} served`);
         if (after === GID_NONE) {
           // Every group left: no one will ever pull it. Keeping it would block this group
-          // forever; removing all groups removes the data (the master may refuse that).
+          // forever; removing all groups removes the data (the master refuses that: lastGroup).
           this.#shards.delete(shard);
           this.#kv.shards.delete(shard);
         } else {

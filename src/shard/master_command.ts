@@ -38,6 +38,7 @@ export type MasterCommand =
 export type MasterErrorCode =
   | "groupExists"
   | "unknownGroup"
+  | "lastGroup"
   | "badShard"
   | "badGroup"
   | "duplicateGroup"

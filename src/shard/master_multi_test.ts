@@ -3,7 +3,8 @@
  * (classic-lab-tests.md §2.3), then what the lab needs but its own tests do not exercise
  * (§3.1): deterministic configs on every replica (AgreeConfig) down to identical snapshot
  * bytes, exactly-once commands through sessions (including the re-joined group that a
- * duplicate Leave would drop), refusals that make no config, and the named limits.
+ * duplicate Leave would drop), refusals that make no config (a Leave of the last group
+ * among them), and the named limits.
  */
 
 import assert from "node:assert/strict";
@@ -39,8 +40,8 @@ Deno.test("shardctrler TestMulti 'Multi-group join/leave': several groups join a
   assertAccepted(clerk.leave(1, 3), 3);
   checkGroups(state.latest(), [2]);
   assert.deepEqual(state.latest().groups.get(2), replicasOf(2));
-  assertAccepted(clerk.leave(2), 4);
-  checkGroups(state.latest(), []);
+  assertRefused(clerk.leave(2), "lastGroup");
+  checkGroups(state.latest(), [2]);
 });
 
 Deno.test("shardctrler TestMulti 'Concurrent multi leave/join': 10 clients join {g, g+1000, g+2000}, leave two", () => {
@@ -214,10 +215,57 @@ Deno.test("shardmaster: a refused command makes no config and changes no config"
     [leaveOf(2, 12, []), "badGroup"],
     [moveOf(2, 13, 10, 1), "badShard"],
     [moveOf(2, 14, 0, 3), "unknownGroup"],
+    [leaveOf(2, 15, [1, 2]), "lastGroup"],
+    [leaveOf(2, 16, [2, 1]), "lastGroup"],
   ];
   for (const [command, code] of refusals) assertRefused(state.apply(command), code);
   assert.deepEqual(history(state).map(configText), texts);
   state.invariants();
+});
+
+Deno.test("shardmaster: a Leave of the last group is refused (lastGroup), finally and exactly once; a Leave of one of two groups still works", () => {
+  const state = new ShardMasterState(10);
+  assertAccepted(state.apply(joinOf(1, 1, [1, 2])), 1);
+  const before = state.latest();
+  const leaveBoth = leaveOf(2, 1, [2, 1]);
+  const refusal = {
+    ok: false,
+    error: {
+      code: "lastGroup",
+      message: "Cannot leave gids 1, 2: no group would remain to own the 10 shards, and their " +
+        "data would be lost; join another group first",
+    },
+  };
+  assert.deepEqual(state.apply(leaveBoth), refusal);
+  assert.equal(state.latest(), before, "no new config");
+  assert.deepEqual(state.apply(leaveBoth), refusal, "a retry gets the same refusal");
+  const restored = ShardMasterState.restore(state.snapshot());
+  assert.deepEqual(restored.apply(leaveBoth), refusal, "the refusal survives a snapshot");
+  assert.deepEqual(restored.snapshot(), state.snapshot());
+
+  assertAccepted(state.apply(leaveOf(2, 2, [1])), 2);
+  checkGroups(state.latest(), [2]);
+  const leaveLast = leaveOf(2, 3, [2]);
+  const single = state.apply(leaveLast);
+  assertRefused(single, "lastGroup");
+  assert.match(single.ok ? "" : single.error.message, /^Cannot leave gid 2: no group would/);
+  assert.equal(state.latest().num, 2);
+  // Final, not "later": once another group joins, the retry still gets the refusal.
+  assertAccepted(state.apply(joinOf(3, 1, [3])), 3);
+  assert.deepEqual(state.apply(leaveLast), single, "answered from the session");
+  checkGroups(state.latest(), [2, 3]);
+  state.invariants();
+
+  const oneShard = new ShardMasterState(1);
+  oneShard.apply(joinOf(1, 1, [7]));
+  assert.deepEqual(oneShard.apply(leaveOf(1, 2, [7])), {
+    ok: false,
+    error: {
+      code: "lastGroup",
+      message: "Cannot leave gid 7: no group would remain to own the 1 shard, and its data " +
+        "would be lost; join another group first",
+    },
+  });
 });
 
 Deno.test("shardmaster limits: a Join past GROUPS_MAX is refused with tooManyGroups", () => {

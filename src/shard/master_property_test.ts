@@ -1,7 +1,8 @@
 /**
  * A property test of the shard master over seeded random command sequences (a failure names
- * its seed and step): joins and leaves of one to three groups keeping 1..20 groups, moves,
- * refused commands and retries, for 10 shards and also 1 and 100. After every command it
+ * its seed and step): joins and leaves of one to three groups keeping 1..20 groups (a leave
+ * of every group is refused with lastGroup), moves, refused commands and retries, for 10
+ * shards and also 1 and 100. After every command it
  * checks what the lab's tests check one case at a time (classic-lab-tests.md §1.5, §3.1):
  * check(groups) after each join and leave, moved shards equal to the optimum, joins and
  * leaves from a balanced config moving no shard between staying groups, a move changing one
@@ -114,7 +115,13 @@ class Run {
       const gid = this.random.pick(live);
       if (!leaving.includes(gid)) leaving.push(gid);
     }
-    assert.ok(this.#apply(leaveOf(1, ++this.#seq, leaving)).ok, label);
+    const reply = this.#apply(leaveOf(1, ++this.#seq, leaving));
+    if (leaving.length === live.length) {
+      assert.ok(!reply.ok && reply.error.code === "lastGroup", `${label}: leaving every group`);
+      assert.equal(this.state.latest(), before, `${label}: a refusal makes no config`);
+      return;
+    }
+    assert.ok(reply.ok, label);
     const staying = live.filter((gid) => !leaving.includes(gid));
     const after = this.#checkRebalanced(before, staying, label);
     if (isBalanced(before.shards, live)) {

@@ -32,6 +32,7 @@ export interface MasterSnapshot {
 const ERROR_CODES = {
   groupExists: true,
   unknownGroup: true,
+  lastGroup: true,
   badShard: true,
   badGroup: true,
   duplicateGroup: true,

@@ -9,6 +9,9 @@
  * the reply then always names the config the command created, and the lab only requires that
  * a Move that changes the mapping raise Num.
  *
+ * A Leave of every remaining group is refused (`lastGroup`; why in `#leave`): once a config
+ * has groups, every later one made by this version has at least one.
+ *
  * Invariant: #configs[i].num === i; #configs[0] is the initial config; every config is
  * well-formed (shard_config.ts) and has #shardCount shards; configs are frozen and never
  * share arrays or maps with each other.
@@ -183,6 +186,16 @@ export class ShardMasterState {
     return this.#rebalanced(latest, groups);
   }
 
+  /**
+   * Removes `leaving` and rebalances their shards onto the groups that stay. A Leave that
+   * would leave no group is refused with `lastGroup`, final (a retry gets the same answer
+   * from the session table) and with no new config: every shard would go to gid 0, and the
+   * groups that held them drop their data, as nothing can pull it (group_state.ts), so
+   * acknowledged writes would be lost. The 2016 lab never removed the last group; the 2018+
+   * lab's last step ("Leave[2]" to a config with no groups) is deliberately not supported.
+   * Configs with no groups made by an older version stay valid history (snapshots may hold
+   * them), so this is a rule about new Leaves, not an invariant of every config.
+   */
   #leave(latest: ShardConfig, leaving: readonly number[]): MasterReply {
     const absent = leaving.find((gid) => !latest.groups.has(gid));
     if (absent !== undefined) {
@@ -190,7 +203,22 @@ export class ShardMasterState {
     }
     const gone = new Set(leaving);
     const groups = new Map([...latest.groups].filter(([gid]) => !gone.has(gid)));
+    if (groups.size === 0) {
+      assert(latest.groups.size === leaving.length, "Only a Leave of every group empties it");
+      return refuse("lastGroup", this.#lastGroupMessage(leaving));
+    }
     return this.#rebalanced(latest, groups);
+  }
+
+  #lastGroupMessage(leaving: readonly number[]): string {
+    const gids = leaving.length === 1
+      ? `gid ${leaving[0]}`
+      : `gids ${[...leaving].sort((a, b) => a - b).join(", ")}`;
+    const shards = this.shardCount === 1
+      ? "the 1 shard, and its data"
+      : `the ${this.shardCount} shards, and their data`;
+    return `Cannot leave ${gids}: no group would remain to own ${shards} would be lost; ` +
+      "join another group first";
   }
 
   #move(latest: ShardConfig, shard: number, gid: number): MasterReply {
@@ -205,6 +233,10 @@ export class ShardMasterState {
 
   /** The next config over `groups`, shards spread by {@link rebalance}. */
   #rebalanced(latest: ShardConfig, groups: Groups): MasterReply {
+    assert(
+      groups.size >= 1,
+      "A Join adds a group and a Leave keeps one: never a rebalance to none",
+    );
     const gids = [...groups.keys()].sort((a, b) => a - b);
     return this.#append(rebalance(latest.shards, gids), groups);
   }

@@ -57,8 +57,10 @@ Deno.test("shardmaster TestBasic (2016): a repeated Join of a present gid and a 
   assertRefused(clerk.leave(1), "unknownGroup");
   assert.equal(state.latest().num, 3);
   checkGroups(state.latest(), [2]);
-  assertAccepted(clerk.leave(2), 4);
-  checkGroups(state.latest(), []);
+  // The 2016 lab never removes the last group; here that Leave is refused (lastGroup).
+  assertRefused(clerk.leave(2), "lastGroup");
+  assert.equal(state.latest().num, 3);
+  checkGroups(state.latest(), [2]);
 });
 
 Deno.test("shardmaster TestBasic 'Historical queries': every config answers identically after snapshot and restore", () => {
@@ -103,8 +105,8 @@ Deno.test("shardmaster TestBasic 'Move': each Move raises Num and is honoured ex
   assert.ok(state.latest().shards.every((gid) => gid === 503));
   assertAccepted(clerk.leave(503));
   checkGroups(state.latest(), [504]);
-  assertAccepted(clerk.leave(504));
-  checkGroups(state.latest(), []);
+  assertRefused(clerk.leave(504), "lastGroup");
+  checkGroups(state.latest(), [504]);
 });
 
 Deno.test("shardmaster TestBasic 'Move': a later Join or Leave rebalances from the moved state, minimally", () => {

@@ -22,7 +22,8 @@ import { GID_NONE } from "./shard_config.ts";
 
 /**
  * The balanced assignment closest to `shards` (shard → gid) over `gids` (ascending, positive,
- * distinct). Returns a new array; with no gids every shard goes to gid 0.
+ * distinct). Returns a new array; with no gids every shard goes to gid 0 (the shard master
+ * never asks for that, as it refuses a Leave of the last group; the group tests do).
  */
 export function rebalance(shards: readonly number[], gids: readonly number[]): number[] {
   assert(shards.length >= 1, "Cannot rebalance: a cluster has at least one shard");
