@@ -6,6 +6,7 @@
 
 import type { Config } from "../config/mod.ts";
 import { parseRequest } from "../kv/protocol.ts";
+import { callGroup, TimeoutError } from "../kv/clerk.ts";
 import { RpcGroupTransport } from "../kv/rpc_transport.ts";
 import type { PeerAddress } from "../net/peer_link.ts";
 import {
@@ -55,6 +56,28 @@ export async function startGroupReplica(options: GroupReplicaOptions): Promise<G
   });
   const transports = new Map<string, RpcGroupTransport<GroupPeerRequest, GroupPeerResponse>>();
   let server: GroupServer | null = null;
+  const random = new Prng(crypto.getRandomValues(new Uint32Array(1))[0]!);
+  /** One transport per distinct replica list, opened on first use and closed on stop. */
+  const peerTransport = (
+    servers: readonly string[],
+  ): RpcGroupTransport<GroupPeerRequest, GroupPeerResponse> | null => {
+    const key = servers.join(",");
+    const known = transports.get(key);
+    if (known !== undefined) return known;
+    const addresses = servers.map(addressOf);
+    if (addresses.some((address) => address === undefined)) return null;
+    const transport = new RpcGroupTransport<GroupPeerRequest, GroupPeerResponse>(
+      {
+        servers: addresses as PeerAddress[],
+        clusterName: config.cluster.name,
+        secret: config.cluster.secret,
+        logger: options.logger,
+      },
+      parsePeerResponse,
+    );
+    transports.set(key, transport);
+    return transport;
+  };
   const process = await startReplicaProcess({
     ...options,
     kind: "node",
@@ -67,29 +90,36 @@ export async function startGroupReplica(options: GroupReplicaOptions): Promise<G
         shardCount: config.cluster.shards,
         snapshotThresholdBytes: config.raft.snapshotThresholdBytes,
         now: () => Date.now(),
-        random: new Prng(crypto.getRandomValues(new Uint32Array(1))[0]!),
         logger: options.logger,
         // About every 100 ms, as the classic design polls the shard master.
         pollTicks: Math.max(1, Math.round(100 / config.raft.tickMs)),
         neighbours: {
-          queryConfig: (num, timeoutMs) => master.query(num, { timeoutMs }),
-          group: (servers) => {
-            const key = servers.join(",");
-            const known = transports.get(key);
-            if (known !== undefined) return known;
-            const addresses = servers.map(addressOf);
-            if (addresses.some((address) => address === undefined)) return null;
-            const transport = new RpcGroupTransport<GroupPeerRequest, GroupPeerResponse>(
-              {
-                servers: addresses as PeerAddress[],
-                clusterName: config.cluster.name,
-                secret: config.cluster.secret,
-                logger: options.logger,
-              },
-              parsePeerResponse,
-            );
-            transports.set(key, transport);
-            return transport;
+          queryConfig: (num, timeoutMs, done) => {
+            master.query(num, { timeoutMs }).then(done, (error) => {
+              if (!(error instanceof TimeoutError)) {
+                options.logger.warn("shard master query failed", { error: describe(error) });
+              }
+              done(null);
+            });
+          },
+          callGroup: (servers, request, timeoutMs, done) => {
+            const transport = peerTransport(servers);
+            if (transport === null) return done(null);
+            callGroup(transport, request, {
+              what: request.type,
+              timeoutMs,
+              attemptTimeoutMs: timeoutMs / 2,
+              random,
+              leader: { server: 0 },
+            }).then(done, (error) => {
+              if (!(error instanceof TimeoutError)) {
+                options.logger.warn("call to another group failed", {
+                  request: request.type,
+                  error: describe(error),
+                });
+              }
+              done(null);
+            });
           },
         },
       });
@@ -147,4 +177,8 @@ function parsePeerResponse(body: unknown): GroupPeerResponse | null {
   return typeof (fields.error as Record<string, unknown>).code === "string"
     ? { ok: false, error: fields.error as never }
     : null;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -2,7 +2,8 @@
  * The server of one replica of a shard-aware replica group: the shell around the pure
  * {@link GroupState}. Client gets and writes are checked, proposed and answered through the
  * replicated-service shell (a key whose shard this group does not serve at apply time gets
- * `wrongGroup`, changing nothing). On the leader, a background loop about every 100 ms:
+ * `wrongGroup`, changing nothing). On the leader, about every 100 ms, a background pass starts
+ * each of these calls that is not already in flight, each on its own:
  *
  * 1. asks the shard master for the next configuration and proposes it (one at a time, never
  *    skipping one; the state machine refuses it while shards of the current one still move);
@@ -15,8 +16,6 @@
  */
 
 import { checkSizes } from "../kv/command.ts";
-import type { GroupTransport } from "../kv/clerk.ts";
-import { callGroup, TimeoutError } from "../kv/clerk.ts";
 import {
   commandFromRequest,
   type KvRequest,
@@ -32,9 +31,8 @@ import {
   type ServiceError,
 } from "../service/replicated_service.ts";
 import type { ServiceRaftOptions } from "../server/replica_process.ts";
-import { assert } from "../util/assert.ts";
+import { assert, assertNever } from "../util/assert.ts";
 import type { Logger } from "../util/logger.ts";
-import type { Random } from "../util/prng.ts";
 import {
   decodeGroupCommand,
   encodeGroupCommand,
@@ -55,12 +53,33 @@ export type GroupPeerResponse =
   | { readonly ok: true; readonly data?: Uint8Array }
   | { readonly ok: false; readonly error: MigrationError | ServiceError };
 
-/** How this server reaches the shard master and the other groups. */
+/**
+ * How this server reaches the shard master and the other groups. Callback-shaped so the
+ * same shell runs on real sockets (group_replica.ts wraps the async clerks) and inside the
+ * deterministic simulator, whose virtual clock cannot wait for promises. Each callback is
+ * called exactly once.
+ */
 export interface GroupNeighbours {
-  /** The shard master's configuration `num` (the latest if `num` is past it). */
-  queryConfig(num: number, timeoutMs: number): Promise<ShardConfig>;
-  /** A transport to the replicas named `servers` (replica ids of a configuration), or null if unknown. */
-  group(servers: readonly string[]): GroupTransport<GroupPeerRequest, GroupPeerResponse> | null;
+  /**
+   * The shard master's configuration `num` (the latest if `num` is past it), or null when the
+   * master could not be reached within `timeoutMs`.
+   */
+  queryConfig(
+    num: number,
+    timeoutMs: number,
+    done: (config: ShardConfig | null) => void,
+  ): void;
+  /**
+   * Sends `request` to the group whose replicas are `servers` (replica ids of a configuration)
+   * until one gives a final answer; null when none did within `timeoutMs` or the servers are
+   * unknown.
+   */
+  callGroup(
+    servers: readonly string[],
+    request: GroupPeerRequest,
+    timeoutMs: number,
+    done: (response: GroupPeerResponse | null) => void,
+  ): void;
 }
 
 /** What a group server is built from. */
@@ -71,7 +90,6 @@ export interface GroupServerOptions {
   readonly snapshotThresholdBytes: number;
   readonly now: () => number;
   readonly neighbours: GroupNeighbours;
-  readonly random: Random;
   readonly logger: Logger;
   /** Ticks between two passes of the background loop (about 100 ms). */
   readonly pollTicks: number;
@@ -86,7 +104,8 @@ export class GroupServer {
   readonly service: ReplicatedService<GroupReply>;
   readonly #options: GroupServerOptions;
   #ticks = 0;
-  #looping = false;
+  /** Background calls in flight, by what they are for ("config", "pull 3@7", "gc 3@7"). */
+  readonly #inFlight = new Set<string>();
   #stopped = false;
 
   constructor(options: GroupServerOptions) {
@@ -127,72 +146,78 @@ export class GroupServer {
 
   /** A client request: get, put, append or delete. */
   handle(request: KvRequest): Promise<KvResponse> {
-    return new Promise((respond) => {
-      const sizeError = checkSizes(
-        request.key,
-        request.type === "get" || request.type === "delete" ? null : request.value,
-      );
-      if (sizeError !== null) return respond({ ok: false, error: sizeError });
-      if (request.type === "get") {
-        const key = request.key;
-        return this.service.read(() => this.state.get(key), (outcome) => {
-          if (!outcome.ok) return respond(serviceFailure(outcome.error));
-          respond(
-            outcome.value.ok
-              ? { ok: true, value: outcome.value.value }
-              : { ok: false, error: outcome.value.error },
-          );
-        });
-      }
-      const timeMs = this.#options.now();
-      const command = commandFromRequest(request, timeMs);
-      this.service.propose(encodeGroupCommand({ type: "kv", command }), (outcome) => {
+    return new Promise((resolve) => this.submit(request, resolve));
+  }
+
+  /** Serves one client request; calls `respond` exactly once, possibly synchronously. */
+  submit(request: KvRequest, respond: (response: KvResponse) => void): void {
+    const sizeError = checkSizes(
+      request.key,
+      request.type === "get" || request.type === "delete" ? null : request.value,
+    );
+    if (sizeError !== null) return respond({ ok: false, error: sizeError });
+    if (request.type === "get") {
+      const key = request.key;
+      return this.service.read(() => this.state.get(key), (outcome) => {
         if (!outcome.ok) return respond(serviceFailure(outcome.error));
-        const reply = outcome.value;
         respond(
-          reply.ok ? { ok: true } : {
-            ok: false,
-            error: reply.error as KvResponseError,
-          },
+          outcome.value.ok
+            ? { ok: true, value: outcome.value.value }
+            : { ok: false, error: outcome.value.error },
         );
       });
+    }
+    const timeMs = this.#options.now();
+    const command = commandFromRequest(request, timeMs);
+    this.service.propose(encodeGroupCommand({ type: "kv", command }), (outcome) => {
+      if (!outcome.ok) return respond(serviceFailure(outcome.error));
+      const reply = outcome.value;
+      respond(
+        reply.ok ? { ok: true } : {
+          ok: false,
+          error: reply.error as KvResponseError,
+        },
+      );
     });
   }
 
   /** A request from another group. */
-  async handlePeer(request: GroupPeerRequest): Promise<GroupPeerResponse> {
+  handlePeer(request: GroupPeerRequest): Promise<GroupPeerResponse> {
+    return new Promise((resolve) => this.submitPeer(request, resolve));
+  }
+
+  /** Serves a request from another group; calls `respond` exactly once, possibly synchronously. */
+  submitPeer(request: GroupPeerRequest, respond: (response: GroupPeerResponse) => void): void {
     switch (request.type) {
       case "pullShard": {
         // Any replica answers from its applied state: a shard being handed off is frozen.
         const exported = this.state.exportShard(request.shard, request.configNum);
-        return exported.ok
-          ? { ok: true, data: exported.data }
-          : { ok: false, error: exported.error };
+        return respond(
+          exported.ok ? { ok: true, data: exported.data } : { ok: false, error: exported.error },
+        );
       }
-      case "deleteShard": {
-        const outcome = await this.#propose({
-          type: "deleteShard",
-          configNum: request.configNum,
-          shard: request.shard,
-        });
-        if (!outcome.ok) return { ok: false, error: outcome.error };
-        return outcome.value.ok
-          ? { ok: true }
-          : { ok: false, error: outcome.value.error as MigrationError };
-      }
+      case "deleteShard":
+        return this.#propose(
+          { type: "deleteShard", configNum: request.configNum, shard: request.shard },
+          (outcome) => {
+            if (!outcome.ok) return respond({ ok: false, error: outcome.error });
+            respond(
+              outcome.value.ok
+                ? { ok: true }
+                : { ok: false, error: outcome.value.error as MigrationError },
+            );
+          },
+        );
+      default:
+        return assertNever(request, "group peer request");
     }
   }
 
   tick(): void {
     this.#ticks++;
     this.service.tick();
-    if (this.#ticks % this.#options.pollTicks === 0 && !this.#looping && this.service.isLeader()) {
-      this.#looping = true;
-      this.#backgroundPass().catch((error) => {
-        this.#options.logger.warn("shard background pass failed", {
-          error: error instanceof Error ? error.message : String(error),
-        });
-      }).finally(() => (this.#looping = false));
+    if (this.#ticks % this.#options.pollTicks === 0 && this.service.isLeader()) {
+      this.#backgroundPass();
     }
   }
 
@@ -206,77 +231,94 @@ export class GroupServer {
     return { config: this.state.currentConfig().num, shards: this.state.shardStates() };
   }
 
-  async #backgroundPass(): Promise<void> {
-    await this.#nextConfig();
-    await Promise.all(this.state.shardsToPull().map((task) => this.#pull(task)));
-    await Promise.all(this.state.shardsToConfirm().map((task) => this.#confirm(task)));
+  /**
+   * One pass of the leader's loop: start each background call that is not already in flight:
+   * the next config, every pull, every GC confirmation. Each task runs on its own, so a call to
+   * an unreachable group (which takes the whole call timeout to give up) delays only its own
+   * shard, never the others nor the next config. Each step reads the state afresh, and the
+   * state machine judges every proposal again, so a stale or duplicate call is harmless.
+   */
+  #backgroundPass(): void {
+    this.#launch("config", (done) => this.#nextConfig(done));
+    for (const task of this.state.shardsToPull()) {
+      this.#launch(`pull ${task.shard}@${task.configNum}`, (done) => this.#pull(task, done));
+    }
+    for (const task of this.state.shardsToConfirm()) {
+      this.#launch(`gc ${task.shard}@${task.configNum}`, (done) => this.#confirm(task, done));
+    }
   }
 
-  async #nextConfig(): Promise<void> {
-    if (this.#stopped || !this.state.canAcceptNextConfig()) return;
+  /** Runs `step` unless a step under `key` is still in flight. */
+  #launch(key: string, step: (done: () => void) => void): void {
+    if (this.#inFlight.has(key)) return;
+    this.#inFlight.add(key);
+    let called = false;
+    step(() => {
+      assert(!called, () => `background step ${key} called back twice`);
+      called = true;
+      this.#inFlight.delete(key);
+    });
+  }
+
+  #nextConfig(done: () => void): void {
+    if (this.#stopped || !this.state.canAcceptNextConfig()) return done();
     const wanted = this.state.currentConfig().num + 1;
-    let next: ShardConfig;
-    try {
-      next = await this.#options.neighbours.queryConfig(wanted, NEIGHBOUR_CALL_TIMEOUT_MS);
-    } catch (error) {
-      if (error instanceof TimeoutError) return; // The shard master is unreachable: try again next pass.
-      throw error;
-    }
-    if (next.num !== wanted) return;
-    await this.#propose({ type: "config", config: configToJson(next) });
-  }
-
-  async #pull(task: ShardTask): Promise<void> {
-    const transport = this.#options.neighbours.group(task.servers);
-    if (transport === null) return;
-    const response = await this.#call(transport, {
-      type: "pullShard",
-      configNum: task.configNum,
-      shard: task.shard,
-    });
-    if (response === null || !response.ok || response.data === undefined) return;
-    await this.#propose({
-      type: "installShard",
-      configNum: task.configNum,
-      shard: task.shard,
-      data: response.data,
+    this.#options.neighbours.queryConfig(wanted, NEIGHBOUR_CALL_TIMEOUT_MS, (next) => {
+      // Unreachable master (null) or no newer config yet: try again next pass.
+      if (this.#stopped || next === null || next.num !== wanted) return done();
+      this.#propose({ type: "config", config: configToJson(next) }, () => done());
     });
   }
 
-  async #confirm(task: ShardTask): Promise<void> {
-    const transport = this.#options.neighbours.group(task.servers);
-    if (transport === null) return;
-    const response = await this.#call(transport, {
-      type: "deleteShard",
-      configNum: task.configNum,
-      shard: task.shard,
-    });
-    if (response === null) return;
-    // "handedOff": the old owner already deleted it (our earlier confirmation's answer was lost).
-    if (response.ok || response.error.code === "handedOff") {
-      await this.#propose({ type: "gcDone", configNum: task.configNum, shard: task.shard });
-    }
+  #pull(task: ShardTask, done: () => void): void {
+    if (this.#stopped) return done();
+    this.#options.neighbours.callGroup(
+      task.servers,
+      {
+        type: "pullShard",
+        configNum: task.configNum,
+        shard: task.shard,
+      },
+      NEIGHBOUR_CALL_TIMEOUT_MS,
+      (response) => {
+        if (this.#stopped || response === null || !response.ok || response.data === undefined) {
+          return done();
+        }
+        this.#propose({
+          type: "installShard",
+          configNum: task.configNum,
+          shard: task.shard,
+          data: response.data,
+        }, () => done());
+      },
+    );
   }
 
-  async #call(
-    transport: GroupTransport<GroupPeerRequest, GroupPeerResponse>,
-    request: GroupPeerRequest,
-  ): Promise<GroupPeerResponse | null> {
-    try {
-      return await callGroup(transport, request, {
-        what: request.type,
-        timeoutMs: NEIGHBOUR_CALL_TIMEOUT_MS,
-        attemptTimeoutMs: NEIGHBOUR_CALL_TIMEOUT_MS / 2,
-        random: this.#options.random,
-        leader: { server: 0 },
-      });
-    } catch (error) {
-      if (error instanceof TimeoutError) return null;
-      throw error;
-    }
+  #confirm(task: ShardTask, done: () => void): void {
+    if (this.#stopped) return done();
+    this.#options.neighbours.callGroup(
+      task.servers,
+      {
+        type: "deleteShard",
+        configNum: task.configNum,
+        shard: task.shard,
+      },
+      NEIGHBOUR_CALL_TIMEOUT_MS,
+      (response) => {
+        if (this.#stopped || response === null) return done();
+        // "handedOff": the old owner already deleted it (our earlier confirmation's answer was lost).
+        if (response.ok || response.error.code === "handedOff") {
+          return this.#propose(
+            { type: "gcDone", configNum: task.configNum, shard: task.shard },
+            () => done(),
+          );
+        }
+        done();
+      },
+    );
   }
 
-  #propose(command: GroupCommand): Promise<Outcome<GroupReply>> {
-    return new Promise((resolve) => this.service.propose(encodeGroupCommand(command), resolve));
+  #propose(command: GroupCommand, respond: (outcome: Outcome<GroupReply>) => void): void {
+    this.service.propose(encodeGroupCommand(command), respond);
   }
 }

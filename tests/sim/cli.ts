@@ -3,6 +3,7 @@
  *
  *   deno task sim --seed=S [--nodes=N] [--verbose]   replay seed S exactly
  *   deno task sim --seeds=K [--start=S] [--nodes=N]  sweep K seeds from S (default: from the clock)
+ *   deno task sim --sharded=NAME|all --seeds=K       the shardkv scenarios instead of Raft runs
  *
  * A failure prints its seed and the command that replays it, and the exit code is 1.
  */
@@ -10,6 +11,7 @@
 import { parseArgs } from "node:util";
 import { FIXED_SEEDS } from "./fixed_seeds.ts";
 import { randomRun, type RunReport } from "./random_run.ts";
+import { SHARDKV_SCENARIOS } from "./shardkv_scenarios.ts";
 
 const USAGE =
   `Usage: deno task sim [--seed=S | --seeds=K [--start=S] | --fixed] [--nodes=N] [--duration-ms=MS] [--verbose]
@@ -19,6 +21,8 @@ const USAGE =
   --fixed          run the fixed regression seeds that CI runs
   --nodes=N        force the cluster size (default: 3 or 5, drawn from the seed)
   --duration-ms=MS virtual duration of the faulty phase (default: 20-40 s, drawn from the seed)
+  --sharded=NAME   run a shardkv scenario (or "all" of them) for each seed instead of the
+                   random Raft run: ${Object.keys(SHARDKV_SCENARIOS).join(", ")}
   --verbose        print every injected fault`;
 
 function parsePositive(name: string, text: string | undefined): number | undefined {
@@ -37,6 +41,21 @@ function summary(report: RunReport): string {
     `proposals=${report.proposals} lastIndex=${report.committed} faults=${report.faults} reads=${report.reads} maxTerm=${report.maxTerm}`;
 }
 
+/** One runner per named shardkv scenario ("all": every one), each printing a summary line. */
+function shardedRuns(name: string): ((seed: number) => string)[] {
+  const names = name === "all" ? Object.keys(SHARDKV_SCENARIOS) : [name];
+  return names.map((scenarioName) => {
+    const scenario = SHARDKV_SCENARIOS[scenarioName as keyof typeof SHARDKV_SCENARIOS];
+    if (scenario === undefined) throw new Error(`--sharded: no scenario "${scenarioName}"`);
+    return (seed: number) => {
+      const report = scenario(seed);
+      return `seed ${seed}: ok  ${scenarioName} ops=${report.operations} virtual=${
+        (report.virtualMs / 1000).toFixed(1)
+      }s ${JSON.stringify(report.figures)}`;
+    };
+  });
+}
+
 function main(args: string[]): number {
   const { values } = parseArgs({
     args,
@@ -48,6 +67,7 @@ function main(args: string[]): number {
       nodes: { type: "string" },
       "duration-ms": { type: "string" },
       verbose: { type: "boolean", default: false },
+      sharded: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -74,11 +94,14 @@ function main(args: string[]): number {
     const start = parsePositive("start", values.start) ?? Date.now() % 1_000_000_000;
     seeds = Array.from({ length: count }, (_, k) => start + k);
   }
+  const runs = values.sharded === undefined
+    ? [(seed: number) => summary(randomRun(seed, options))]
+    : shardedRuns(values.sharded);
   const began = performance.now();
   const failed: number[] = [];
   for (const seed of seeds) {
     try {
-      console.log(summary(randomRun(seed, options)));
+      for (const run of runs) console.log(run(seed));
     } catch (error) {
       failed.push(seed);
       console.log(

@@ -18,6 +18,7 @@ import { SimNetwork } from "./network.ts";
 import { SafetyChecker } from "./checker.ts";
 import { encodeCommand, RecordingStateMachine } from "./state_machine.ts";
 import { KvServer } from "../../src/kv/kv_server.ts";
+import type { ServiceRaftOptions } from "../../src/server/replica_process.ts";
 
 /** Settings of a simulated cluster. */
 export interface SimOptions {
@@ -33,6 +34,24 @@ export interface SimOptions {
   readonly fsyncMaxMs?: number;
   /** Run the KV service on every replica instead of the recording state machine. */
   readonly kv?: { readonly shardCount: number; readonly snapshotThresholdBytes: number };
+  /**
+   * Run this service on every replica instead (the shard master, a shard-aware group): called
+   * on every start of replica k with the Raft pieces the service must use.
+   */
+  readonly service?: (k: number, raft: ServiceRaftOptions) => SimService;
+  /**
+   * The virtual clock to share with other clusters (a sharded world runs several Raft groups on
+   * one clock); a fresh one by default.
+   */
+  readonly scheduler?: Scheduler;
+}
+
+/** A replicated service the simulator hosts (ticks, stops, and reports what it applied). */
+export interface SimService {
+  readonly node: RaftNode;
+  readonly appliedIndex: number;
+  tick(): void;
+  stop(): void;
 }
 
 /** What a replica looks like while it runs. */
@@ -42,6 +61,8 @@ interface Replica {
   readonly stateMachine: RecordingStateMachine | null;
   /** The KV server (KV mode), or null. */
   readonly kv: KvServer | null;
+  /** The hosted service (service mode), or null. */
+  readonly service: SimService | null;
   /** Bumped on every crash, so timers of an old incarnation do nothing. */
   readonly generation: number;
 }
@@ -51,14 +72,16 @@ export const ELECTION_TIMEOUT_MS = 1000;
 
 /** The last index a replica's state machine applied. */
 function appliedOf(replica: Replica): number {
-  return replica.kv !== null ? replica.kv.appliedIndex : replica.stateMachine!.lastApplied;
+  if (replica.kv !== null) return replica.kv.appliedIndex;
+  if (replica.service !== null) return replica.service.appliedIndex;
+  return replica.stateMachine!.lastApplied;
 }
 
 /** A simulated cluster of `nodes` replicas, indexed 0..n-1 (node id = index + 1). */
 export class SimCluster {
   readonly n: number;
   readonly seed: number;
-  readonly scheduler = new Scheduler();
+  readonly scheduler: Scheduler;
   readonly random: Prng;
   readonly network: SimNetwork;
   readonly checker = new SafetyChecker();
@@ -80,6 +103,7 @@ export class SimCluster {
     this.seed = options.seed;
     this.#options = options;
     this.#tickMs = options.tickMs ?? 50;
+    this.scheduler = options.scheduler ?? new Scheduler();
     this.random = new Prng(options.seed);
     this.#ids = Array.from({ length: this.n }, (_, k) => asNodeId(k + 1));
     this.network = new SimNetwork(
@@ -88,7 +112,12 @@ export class SimCluster {
       this.random.fork(),
       (to, message) => this.#deliver(to, message),
     );
-    this.scheduler.afterEvent = () => this.#afterEvent();
+    // On a shared clock every cluster checks its own replicas after each event.
+    const before = this.scheduler.afterEvent;
+    this.scheduler.afterEvent = options.scheduler === undefined ? () => this.#afterEvent() : () => {
+      before();
+      this.#afterEvent();
+    };
     this.checker.quorum = Math.floor(this.n / 2) + 1;
     this.checker.durableCopies = (index, term) =>
       this.storages.filter((storage) => {
@@ -96,7 +125,7 @@ export class SimCluster {
         return durable === term || durable === -1;
       }).length;
     for (let k = 0; k < this.n; k++) {
-      this.storages.push(this.#newStorage(undefined));
+      this.storages.push(this.#newStorage(k, undefined));
       this.replicas.push(null);
       this.connected.push(true);
     }
@@ -120,7 +149,10 @@ export class SimCluster {
     const transport = { send: (messages: readonly Message[]) => this.network.send(messages) };
     const kvOptions = this.#options.kv;
     let replica: Replica;
-    if (kvOptions === undefined) {
+    if (this.#options.service !== undefined) {
+      const service = this.#options.service(k, { config, storage, transport });
+      replica = { node: service.node, stateMachine: null, kv: null, service, generation };
+    } else if (kvOptions === undefined) {
       const stateMachine = new RecordingStateMachine(k, this.checker);
       const node = new RaftNode({
         config,
@@ -129,7 +161,7 @@ export class SimCluster {
         stateMachine,
         onRead: (context, outcome) => this.onRead(k, context, outcome),
       });
-      replica = { node, stateMachine, kv: null, generation };
+      replica = { node, stateMachine, kv: null, service: null, generation };
     } else {
       const kv = new KvServer({
         raft: { config, storage, transport },
@@ -137,7 +169,7 @@ export class SimCluster {
         snapshotThresholdBytes: kvOptions.snapshotThresholdBytes,
         now: () => Math.floor(this.now),
       });
-      replica = { node: kv.node, stateMachine: null, kv, generation };
+      replica = { node: kv.node, stateMachine: null, kv, service: null, generation };
     }
     this.replicas[k] = replica;
     this.checker.onRestart(k);
@@ -147,6 +179,7 @@ export class SimCluster {
       if (this.replicas[k]?.generation !== generation) return;
       this.#touched.add(k);
       if (replica.kv !== null) replica.kv.tick();
+      else if (replica.service !== null) replica.service.tick();
       else replica.node.tick();
       this.#maybeSnapshot(k);
       this.scheduler.at(this.#tickMs, tick);
@@ -159,12 +192,13 @@ export class SimCluster {
     const replica = this.replicas[k];
     if (replica === null || replica === undefined) return;
     if (replica.kv !== null) replica.kv.stop();
+    else if (replica.service !== null) replica.service.stop();
     else replica.node.stop();
     this.replicas[k] = null;
     const durable = this.storages[k]!;
     durable.crash();
     // A fresh storage object: a zombie write of the old incarnation cannot reach the new one.
-    this.storages[k] = this.#newStorage(durable.load());
+    this.storages[k] = this.#newStorage(k, durable.load());
   }
 
   /** Crash-and-restart, as the lab's "restart" (the node keeps its connectivity). */
@@ -415,10 +449,13 @@ export class SimCluster {
 
   // ------------------------------------------------------------ internals
 
-  #newStorage(state: PersistedState | undefined): MemoryStorage {
+  #newStorage(k: number, state: PersistedState | undefined): MemoryStorage {
     const maxMs = this.#options.fsyncMaxMs ?? 2;
     const schedule = (callback: () => void) =>
-      this.scheduler.at(this.random.float() * maxMs, callback);
+      this.scheduler.at(this.random.float() * maxMs, () => {
+        this.#touched.add(k);
+        callback();
+      });
     return new MemoryStorage(state, schedule);
   }
 
@@ -445,7 +482,10 @@ export class SimCluster {
 
   #afterEvent(): void {
     if (this.#touched.size === 0) {
-      // Storage callbacks touch whichever node they belong to: check all running ones.
+      // An event outside this cluster's own timers (a client's request, or another cluster's
+      // event on a shared clock). Alone on its clock, check every running replica; sharing
+      // it, skip: replicas are checked at their next own event (a tick at the latest).
+      if (this.#options.scheduler !== undefined) return;
       for (let k = 0; k < this.n; k++) this.#checkReplica(k);
       return;
     }
