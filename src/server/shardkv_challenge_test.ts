@@ -1,7 +1,9 @@
 /**
  * The classic shardkv challenge tests, on the real stack in one process (see
  * shardkv_test_support.ts): shards unaffected by a stuck migration keep being served
- * (Challenge2Unaffected), and a history of concurrent clients across joins and leaves is
+ * (Challenge2Unaffected), a shard gained from a live group serves as soon as its own data is
+ * installed while shards of the same config from a dead group are still missing
+ * (Challenge2Partial), and a history of concurrent clients across joins and leaves is
  * linearizable.
  */
 
@@ -11,7 +13,13 @@ import { shardOf } from "../kv/shard_of.ts";
 import type { ShardedClerk } from "../shard/sharded_clerk.ts";
 import { Prng } from "../util/prng.ts";
 import { checkHistory, HistoryRecorder } from "../../tests/linearizability/mod.ts";
-import { ShardCluster, sleep } from "./shardkv_test_support.ts";
+import {
+  keysCoveringShards,
+  membersOf,
+  ShardCluster,
+  sleep,
+  waitFor,
+} from "./shardkv_test_support.ts";
 
 async function checkAll(clerk: ShardedClerk, expected: Map<string, string>): Promise<void> {
   for (const [key, value] of expected) {
@@ -108,6 +116,115 @@ Deno.test("shardkv challenge 2, unaffected shards", async () => {
     await cluster.waitSettled(30_000);
     await checkAll(clerk, expected);
     await checkAll(cluster.clerk(2_000), expected);
+  } finally {
+    await cluster.close();
+  }
+});
+
+Deno.test("shardkv challenge 2, partial shards", async () => {
+  // Challenge2Partial (§3.2): after groups 1 (dead) and 3 leave together, group 2 gains shards
+  // from both; each serves as soon as its own data is installed, so group 3's shards are
+  // readable and writable while group 1's are still pulling (no whole-config barrier).
+  const cluster = await ShardCluster.start({ snapshotThresholdBytes: -1 });
+  try {
+    const clerk = cluster.clerk(21);
+    await cluster.join(1, 2, 3);
+    const before = await cluster.waitSettled();
+    const shardCount = before.shards.length;
+    const expected = new Map<string, string>();
+    for (const [k, key] of keysCoveringShards("partial", shardCount, 2).entries()) {
+      const value = `v${k}-${"p".repeat(8)}`;
+      await clerk.put(key, value);
+      expected.set(key, value);
+    }
+    await checkAll(clerk, expected);
+    const shardsOf = (gid: number) =>
+      before.shards.flatMap((owner, shard) => owner === gid ? [shard] : []);
+    const from1 = shardsOf(1);
+    const from3 = shardsOf(3);
+    assert.ok(from1.length > 0 && from3.length > 0, "groups 1 and 3 both own shards");
+    const keysOf3 = [...expected.keys()].filter((key) => from3.includes(shardOf(key, shardCount)));
+    const keysOf1 = [...expected.keys()].filter((key) => from1.includes(shardOf(key, shardCount)));
+
+    await cluster.stopGroup(1);
+    await cluster.leave(1, 3);
+    const after = await cluster.latest();
+    assert.ok(after.shards.every((gid) => gid === 2), "group 2 inherits every shard");
+    console.log(
+      `partial: config ${before.num} [${before.shards}] -> ${after.num} [${after.shards}]; ` +
+        `${keysOf3.length} keys in group 3's shards [${from3}], ${keysOf1.length} in dead ` +
+        `group 1's [${from1}]`,
+    );
+
+    // The lab waits 1 s here; waiting for the condition instead: groups 2 and 3 have applied
+    // the leave, so group 3 refuses its old shards and only group 2 can answer for them.
+    const movedOn = async (id: string) => (await cluster.shardStatus(id)).config === after.num;
+    for (const id of [...membersOf(2), ...membersOf(3)]) {
+      await waitFor(() => movedOn(id), 10_000, `${id} applying config ${after.num}`);
+    }
+
+    // For every key of group 3's shards: get, put value+"-2", get. No deadline of their own
+    // (the lab has none), only the clerk's default.
+    const started = performance.now();
+    const opMs: number[] = [];
+    for (const key of keysOf3) {
+      const t0 = performance.now();
+      assert.equal(await clerk.get(key), expected.get(key), `value of ${key}`);
+      const value = expected.get(key)! + "-2";
+      await clerk.put(key, value);
+      expected.set(key, value);
+      assert.equal(await clerk.get(key), value, `new value of ${key}`);
+      opMs.push(performance.now() - t0);
+    }
+    const firstMs = opMs[0] ?? 0;
+    console.log(
+      `partial: group-3 keys get+put+get: first ${firstMs.toFixed(0)} ms (may wait for the ` +
+        `pull), slowest other ${Math.max(0, ...opMs.slice(1)).toFixed(0)} ms; all ` +
+        `${(performance.now() - started).toFixed(0)} ms`,
+    );
+
+    // They were served while group 1's shards are still missing: every replica of group 2 is
+    // at the new config with group 1's shards pulling (they cannot leave that state while
+    // group 1 is down, so this also held during the operations above).
+    for (const id of membersOf(2)) {
+      const status = await cluster.shardStatus(id);
+      assert.equal(status.config, after.num, `${id} applied config ${after.num}`);
+      for (const shard of from1) {
+        assert.equal(status.shards[shard], "pulling", `${id} still pulls shard ${shard}`);
+      }
+      for (const shard of from3) {
+        assert.ok(
+          status.shards[shard] === "serving" || status.shards[shard] === "waitingGc",
+          `${id} serves shard ${shard} (${status.shards[shard]})`,
+        );
+      }
+    }
+    // And the missing shards are not served (no "" for a key that was put): fresh clerks, 2 s.
+    let seed = 2_100;
+    const missing = await Promise.all(keysOf1.map(async (key) => {
+      try {
+        return { key, value: await cluster.clerk(seed++, 2_000).get(key), error: undefined };
+      } catch (error) {
+        return { key, value: undefined, error };
+      }
+    }));
+    for (const outcome of missing) {
+      assert.ok(
+        outcome.error instanceof TimeoutError,
+        `key ${outcome.key} of dead group 1 is not served (got ${
+          outcome.error ?? JSON.stringify(outcome.value)
+        })`,
+      );
+    }
+
+    const restarted = performance.now();
+    await cluster.startGroup(1);
+    await cluster.waitSettled(30_000);
+    console.log(
+      `partial: group 1 restarted, settled after ${(performance.now() - restarted).toFixed(0)} ms`,
+    );
+    await checkAll(clerk, expected);
+    await checkAll(cluster.clerk(2_200), expected);
   } finally {
     await cluster.close();
   }

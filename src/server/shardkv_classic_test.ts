@@ -9,7 +9,13 @@ import { TimeoutError } from "../kv/clerk.ts";
 import { shardOf } from "../kv/shard_of.ts";
 import type { ShardedClerk } from "../shard/sharded_clerk.ts";
 import { Prng } from "../util/prng.ts";
-import { GIDS, membersOf, ShardCluster, sleep } from "./shardkv_test_support.ts";
+import {
+  GIDS,
+  keysCoveringShards,
+  membersOf,
+  ShardCluster,
+  sleep,
+} from "./shardkv_test_support.ts";
 
 async function checkAll(
   clerk: ShardedClerk,
@@ -76,6 +82,84 @@ Deno.test("shardkv classic: static shards", async () => {
     }
     await cluster.startGroup(2);
     await checkAll(clerk, expected);
+  } finally {
+    await cluster.close();
+  }
+});
+
+Deno.test("shardkv classic: rejection", async () => {
+  // Rejection5A (§3.2): a group decides ownership by its own current config at apply time, so
+  // clerks routing by a second shard master that gives every shard to group 1 get answers only
+  // for group 1's real shards; for the rest group 1 says wrongGroup and never "".
+  const cluster = await ShardCluster.start({ snapshotThresholdBytes: -1 });
+  try {
+    const clerk = cluster.clerk(7);
+    await cluster.join(1);
+    await cluster.join(2);
+    const shardCount = cluster.config.cluster.shards;
+    const expected = new Map<string, string>();
+    for (const [k, key] of keysCoveringShards("reject", shardCount).entries()) {
+      const value = `value-${k}-${"r".repeat(12)}`;
+      await clerk.put(key, value);
+      expected.set(key, value);
+    }
+    await checkAll(clerk, expected);
+    const config = await cluster.waitSettled();
+    const ownerOf = (key: string) => config.shards[shardOf(key, shardCount)];
+
+    const other = await cluster.startOtherMaster("other-sm");
+    await other.admin.join([[1, membersOf(1)]]);
+    const otherConfig = await other.admin.query(-1);
+    assert.ok(otherConfig.shards.every((gid) => gid === 1), "the other master gives group 1 all");
+
+    // Fresh clerks routing by the other master, one per key, each with a 2 s deadline.
+    const started = performance.now();
+    const outcomes = await Promise.all(
+      [...expected.keys()].map(async (key, c) => {
+        const fresh = cluster.clerk(200 + c, 2_000, other);
+        const t0 = performance.now();
+        try {
+          const value = await fresh.get(key);
+          return { key, value, error: undefined, ms: performance.now() - t0 };
+        } catch (error) {
+          return { key, value: undefined, error, ms: performance.now() - t0 };
+        }
+      }),
+    );
+    const completed = outcomes.filter((outcome) => outcome.error === undefined);
+    const ownedBy1 = [...expected.keys()].filter((key) => ownerOf(key) === 1);
+    console.log(
+      `rejection: config ${config.num} [${config.shards}]; ${completed.length} of ` +
+        `${outcomes.length} gets completed (group 1 owns ${ownedBy1.length} keys), slowest ` +
+        `completed ${Math.max(0, ...completed.map((o) => o.ms)).toFixed(0)} ms; all ` +
+        `${(performance.now() - started).toFixed(0)} ms`,
+    );
+    for (const outcome of outcomes) {
+      assert.notEqual(outcome.value, "", `${outcome.key} was put: "" means a wrong group answered`);
+      if (ownerOf(outcome.key) === 1) {
+        assert.equal(outcome.error, undefined, `group-1 key ${outcome.key} readable`);
+        assert.equal(outcome.value, expected.get(outcome.key), `value of ${outcome.key}`);
+      } else {
+        assert.ok(
+          outcome.error instanceof TimeoutError,
+          `group-2 key ${outcome.key} is refused by group 1 (got ${
+            outcome.error ?? JSON.stringify(outcome.value)
+          })`,
+        );
+      }
+    }
+    assert.equal(completed.length, ownedBy1.length, "exactly group 1's keys complete");
+    // And straight from the group: the refusal is wrongGroup, naming the shard.
+    for (const key of expected.keys()) {
+      if (ownerOf(key) === 1) continue;
+      assert.deepEqual(
+        await cluster.groupRequest(1, { type: "get", key }),
+        { ok: false, error: { code: "wrongGroup", shard: shardOf(key, shardCount) } },
+        `group 1 refuses ${key}`,
+      );
+    }
+    // The cluster's own clerks still read everything.
+    await checkAll(cluster.clerk(8), expected);
   } finally {
     await cluster.close();
   }

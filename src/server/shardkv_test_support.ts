@@ -2,11 +2,17 @@
  * A sharded KV cluster on the real stack in one process, for the classic shardkv scenarios:
  * three shard master replicas and three replica groups (gids 1..3, replicas `g<gid>-<k>`),
  * with file storage and TCP. Replicas are stopped and restarted from their data directories
- * to simulate crashes.
+ * to simulate crashes. A second, independent shard master group can be started next to the
+ * cluster's own (Rejection5A: clerks routing by a config the groups do not follow).
  */
 
 import { portPicker } from "../test_support/free_ports.ts";
-import { type Config, parseConfig } from "../config/mod.ts";
+import { type Config, parseConfig, type ReplicaConfig } from "../config/mod.ts";
+import { callGroup } from "../kv/clerk.ts";
+import type { KvRequest, KvResponse } from "../kv/protocol.ts";
+import { RpcKvTransport } from "../kv/rpc_transport.ts";
+import { shardOf } from "../kv/shard_of.ts";
+import type { PeerAddress } from "../net/peer_link.ts";
 import { ShardMasterClerk } from "../shard/master_clerk.ts";
 import { ShardedClerk } from "../shard/sharded_clerk.ts";
 import type { ShardConfig } from "../shard/shard_config.ts";
@@ -58,6 +64,32 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/**
+ * Keys `<prefix>-<k>` chosen so that every shard gets exactly `perShard` of them, in the order
+ * found. Keys route by FNV-1a (shard_of.ts), not by their first byte as in the lab, so "0".."9"
+ * would not cover the shards one each; this search does.
+ */
+export function keysCoveringShards(prefix: string, shardCount: number, perShard = 1): string[] {
+  const counts = new Array<number>(shardCount).fill(0);
+  const keys: string[] = [];
+  for (let k = 0; keys.length < shardCount * perShard; k++) {
+    const key = `${prefix}-${k}`;
+    const shard = shardOf(key, shardCount);
+    if (counts[shard]! >= perShard) continue;
+    counts[shard]!++;
+    keys.push(key);
+  }
+  return keys;
+}
+
+/** A shard master group of its own next to the cluster's, started by `startOtherMaster`. */
+export interface OtherMaster {
+  /** The Raft addresses of its replicas, in order. */
+  readonly servers: readonly PeerAddress[];
+  /** Its admin clerk (join / leave / query), closed with the cluster. */
+  readonly admin: ShardMasterClerk;
+}
+
 /** The running cluster; `close()` stops everything and removes the data directory. */
 export class ShardCluster {
   readonly config: Config;
@@ -66,6 +98,8 @@ export class ShardCluster {
   readonly #masters = new Map<string, ShardMasterReplica>();
   readonly #replicas = new Map<string, GroupReplica>();
   readonly #clerks: ShardedClerk[] = [];
+  /** Shard master groups started by `startOtherMaster`, with their admin clerks. */
+  readonly #otherMasters: { admin: ShardMasterClerk; replicas: ShardMasterReplica[] }[] = [];
 
   private constructor(dataDir: string, config: Config) {
     this.#dataDir = dataDir;
@@ -90,18 +124,25 @@ export class ShardCluster {
     return cluster;
   }
 
-  #masterClerk(): ShardMasterClerk {
+  #masterClerk(
+    servers: readonly PeerAddress[] = this.config.shardmaster!.replicas.map((replica) =>
+      replica.raft
+    ),
+  ): ShardMasterClerk {
     return ShardMasterClerk.connect({
-      servers: this.config.shardmaster!.replicas.map((replica) => replica.raft),
+      servers,
       clusterName: this.config.cluster.name,
       secret: this.config.cluster.secret,
     });
   }
 
-  /** A routing clerk, closed by `close()`. */
-  clerk(seed: number, defaultTimeoutMs = 30_000): ShardedClerk {
+  /**
+   * A routing clerk, closed by `close()`. It asks the cluster's shard master for configs, or
+   * `master` when given (a group started by `startOtherMaster`).
+   */
+  clerk(seed: number, defaultTimeoutMs = 30_000, master?: OtherMaster): ShardedClerk {
     const clerk = new ShardedClerk({
-      master: this.#masterClerk(),
+      master: this.#masterClerk(master?.servers),
       addressOf: addressBook(this.config),
       clusterName: this.config.cluster.name,
       secret: this.config.cluster.secret,
@@ -144,6 +185,67 @@ export class ShardCluster {
     for (const [id, master] of [...this.#masters]) {
       this.#masters.delete(id);
       await master.stop();
+    }
+  }
+
+  /**
+   * Starts a second shard master group of 3 replicas (ids `<prefix>1..3`, fresh ports, its own
+   * data directory under the cluster's), with no group joined; `close()` stops it. The groups
+   * never hear of it: they follow the cluster's master.
+   */
+  async startOtherMaster(prefix: string): Promise<OtherMaster> {
+    const ports = portPicker();
+    const address = () => ({ host: "127.0.0.1", port: ports.next() });
+    const replicaConfigs: ReplicaConfig[] = [1, 2, 3].map((k) => ({
+      id: `${prefix}${k}`,
+      raft: address(),
+      admin: address(),
+    }));
+    ports.release(); // Close the listeners before the replicas bind these ports.
+    const config: Config = {
+      ...this.config,
+      storage: { ...this.config.storage, dataDir: `${this.#dataDir}/${prefix}` },
+      shardmaster: { replicas: replicaConfigs },
+    };
+    const servers = replicaConfigs.map((replica) => replica.raft);
+    // Registered before the first start, so `close()` stops whatever did start if one fails.
+    const started = { admin: this.#masterClerk(servers), replicas: [] as ShardMasterReplica[] };
+    this.#otherMasters.push(started);
+    for (const replica of replicaConfigs) {
+      started.replicas.push(
+        await startShardMasterReplica({
+          config,
+          replicaId: replica.id,
+          logger: silentLogger,
+          onFatal: () => {},
+        }),
+      );
+    }
+    return { servers, admin: started.admin };
+  }
+
+  /**
+   * Sends one request straight to group `gid`'s replicas (no routing, no retry on wrongGroup)
+   * and answers the group's final response, e.g. `{ ok: false, error: { code: "wrongGroup" } }`.
+   */
+  async groupRequest(gid: number, request: KvRequest, timeoutMs = 5_000): Promise<KvResponse> {
+    const address = addressBook(this.config);
+    const transport = new RpcKvTransport({
+      servers: membersOf(gid).map((id) => address(id)!),
+      clusterName: this.config.cluster.name,
+      secret: this.config.cluster.secret,
+      logger: silentLogger,
+    });
+    try {
+      return await callGroup(transport, request, {
+        what: `${request.type} ${JSON.stringify(request.key)} at group ${gid}`,
+        timeoutMs,
+        attemptTimeoutMs: 1_000,
+        random: new Prng(gid),
+        leader: { server: 0 },
+      });
+    } finally {
+      await transport.close();
     }
   }
 
@@ -217,11 +319,31 @@ export class ShardCluster {
     return await response.json();
   }
 
+  /** The config number and per-shard states (`/status`) of a running group replica. */
+  async shardStatus(id: string): Promise<{ config: number; shards: Record<string, string> }> {
+    const status = await this.status(id);
+    return { config: status.config as number, shards: status.shards as Record<string, string> };
+  }
+
+  /** Stops everything, every step even when an earlier one failed; then throws the first error. */
   async close(): Promise<void> {
-    for (const clerk of this.#clerks.splice(0)) await clerk.close();
-    await this.admin.close();
-    for (const id of [...this.#replicas.keys()]) await this.stopReplica(id);
-    await this.stopMasters();
-    await Deno.remove(this.#dataDir, { recursive: true });
+    const errors: unknown[] = [];
+    const attempt = async (step: () => Promise<void>) => {
+      try {
+        await step();
+      } catch (error) {
+        errors.push(error);
+      }
+    };
+    for (const clerk of this.#clerks.splice(0)) await attempt(() => clerk.close());
+    await attempt(() => this.admin.close());
+    for (const id of [...this.#replicas.keys()]) await attempt(() => this.stopReplica(id));
+    await attempt(() => this.stopMasters());
+    for (const other of this.#otherMasters.splice(0)) {
+      await attempt(() => other.admin.close());
+      for (const replica of other.replicas) await attempt(() => replica.stop());
+    }
+    await attempt(() => Deno.remove(this.#dataDir, { recursive: true }));
+    if (errors.length > 0) throw errors[0];
   }
 }
