@@ -12,17 +12,13 @@
  */
 
 import type { Config } from "../config/mod.ts";
-import { Clerk, KvRequestError, TimeoutError } from "../kv/clerk.ts";
-import { RpcKvTransport } from "../kv/rpc_transport.ts";
+import { KvRequestError, type SessionKvClient, TimeoutError } from "../kv/clerk.ts";
+import { clerkForConfig, shardMasterClerkForConfig } from "../kv/connect.ts";
 import { assertNever } from "../util/assert.ts";
-import { silentLogger } from "../util/logger.ts";
-import { Prng } from "../util/prng.ts";
 import { type ClerkOperation, parseOperation } from "./clerk_operation.ts";
-import { MasterRequestError, ShardMasterClerk } from "../shard/master_clerk.ts";
+import { MasterRequestError } from "../shard/master_clerk.ts";
 import { configToJson } from "../shard/shard_config.ts";
 import { joinGroups } from "../shard/join_groups.ts";
-import { ShardedClerk } from "../shard/sharded_clerk.ts";
-import { addressBook } from "../server/group_replica.ts";
 import type { CliIo } from "./io.ts";
 
 /** A failed operation as the CLI reports it. */
@@ -30,36 +26,6 @@ interface Failure {
   readonly error: string;
   readonly message: string;
   readonly outcome?: "unknown";
-}
-
-/** What the CLI needs of a clerk: the plain one (one group) or the routing one (sharded). */
-type KvClient = Pick<Clerk, "get" | "put" | "append" | "delete" | "close">;
-
-/** Builds a clerk for `config`: routing by shard when it has a shard master. */
-export function clerkFor(config: Config): KvClient {
-  if (config.shardmaster !== undefined) {
-    const master = ShardMasterClerk.connect({
-      servers: config.shardmaster.replicas.map((replica) => replica.raft),
-      clusterName: config.cluster.name,
-      secret: config.cluster.secret,
-    });
-    const random = new Prng(crypto.getRandomValues(new Uint32Array(1))[0]!);
-    return new ShardedClerk({
-      master,
-      addressOf: addressBook(config),
-      clusterName: config.cluster.name,
-      secret: config.cluster.secret,
-      random,
-    });
-  }
-  const group = config.groups[0]!;
-  const transport = new RpcKvTransport({
-    servers: group.replicas.map((replica) => replica.raft),
-    clusterName: config.cluster.name,
-    secret: config.cluster.secret,
-    logger: silentLogger,
-  });
-  return new Clerk({ transport, random: new Prng(crypto.getRandomValues(new Uint32Array(1))[0]!) });
 }
 
 /** The operations the shard master serves. */
@@ -85,11 +51,8 @@ export async function runMasterOperation(
   timeoutMs: number,
   io: CliIo,
 ): Promise<number> {
-  const clerk = ShardMasterClerk.connect({
-    servers: (config.shardmaster?.replicas ?? []).map((replica) => replica.raft),
-    clusterName: config.cluster.name,
-    secret: config.cluster.secret,
-  });
+  // The command line refuses master operations on a config without [shardmaster] before here.
+  const clerk = shardMasterClerkForConfig(config);
   const options = { timeoutMs };
   try {
     switch (operation.type) {
@@ -140,7 +103,7 @@ export async function runOneOperation(
   timeoutMs: number,
   io: CliIo,
 ): Promise<number> {
-  const clerk = clerkFor(config);
+  const clerk = clerkForConfig(config);
   try {
     const result = await execute(clerk, operation, timeoutMs);
     if ("error" in result) {
@@ -161,7 +124,7 @@ export async function runStdinOperations(
   timeoutMs: number,
   io: CliIo,
 ): Promise<number> {
-  const clerk = clerkFor(config);
+  const clerk = clerkForConfig(config);
   let failures = 0;
   try {
     for await (const line of lines(input)) {
@@ -185,7 +148,7 @@ export async function runStdinOperations(
 }
 
 async function execute(
-  clerk: KvClient,
+  clerk: SessionKvClient,
   operation: ClerkOperation,
   timeoutMs: number,
 ): Promise<{ value?: string } | Failure> {

@@ -11,7 +11,10 @@ import type { CliIo } from "./io.ts";
 import { COMMAND_NAMES } from "./usage.ts";
 import { VERSION } from "../version.ts";
 
+/** The sharded demo config. */
 const EXAMPLE = new URL("../../cluster.example.toml", import.meta.url).pathname;
+/** The single-group config: no [shardmaster] section. */
+const SINGLE = new URL("../../cluster.single.toml", import.meta.url).pathname;
 
 interface Run {
   readonly code: number;
@@ -98,7 +101,7 @@ Deno.test("cli: no command, an unknown command or flag is an error with usage, e
 Deno.test("cli: an unknown or incomplete flag of a command is an error with its usage", async () => {
   for (
     const args of [
-      ["node", "--config", EXAMPLE, "--id", "r1", "--verbose"],
+      ["node", "--config", EXAMPLE, "--id", "g1-1", "--verbose"],
       ["node", "--config"],
       ["local", "--config", EXAMPLE, "extra"],
       ["node", "--id", "r1"],
@@ -157,7 +160,7 @@ Deno.test("cli: node and shardmaster check that --id names a replica of their ki
     const wrongKind = await run("node", "--config", path, "--id", "sm1");
     assert.equal(wrongKind.code, EXIT_USAGE);
     assert.match(wrongKind.stderr, /run it with 'shardkv shardmaster'/);
-    const noSection = await run("shardmaster", "--config", EXAMPLE, "--id", "r1");
+    const noSection = await run("shardmaster", "--config", SINGLE, "--id", "r1");
     assert.equal(noSection.code, EXIT_USAGE);
     assert.match(noSection.stderr, /has no \[shardmaster\] section/);
   } finally {
@@ -176,7 +179,7 @@ Deno.test("cli: clerk operations are checked before anything runs", async () => 
       [["join", "1"], "join: the configuration has no [shardmaster] section"],
     ] as const
   ) {
-    const result = await run("clerk", "--config", EXAMPLE, ...args);
+    const result = await run("clerk", "--config", SINGLE, ...args);
     assert.equal(result.code, EXIT_USAGE, args.join(" "));
     assert.ok(result.stderr.startsWith(`shardkv clerk: ${message}`), result.stderr);
   }

@@ -27,7 +27,8 @@ Flags:
   --version    Print the version.
 
 Exit codes: 0 success, 1 failure, 2 bad command line or invalid configuration.
-Every process reads the same cluster configuration file; see cluster.example.toml.
+Every process reads the same cluster configuration file; cluster.example.toml (a sharded
+cluster) documents every key, cluster.single.toml is one group without sharding.
 `;
 }
 
@@ -134,8 +135,9 @@ ${CONFIG_FLAG}
   --no-restart       Leave a process that exits down; exit 1 once all have exited.
 ${HELP_FLAG}
 
-Example:
-  shardkv local --config cluster.example.toml
+Examples:
+  shardkv local --config cluster.example.toml    # the sharded demo: 12 processes
+  shardkv local --config cluster.single.toml     # one group of 3, no sharding
 `,
   },
   status: {

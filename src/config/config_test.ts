@@ -1,7 +1,9 @@
 /**
  * Tests of the cluster configuration: defaults fill every optional key, every problem of
- * a bad file is reported at once with its key path, and `cluster.example.toml` stays a
- * valid, complete description of the schema (so the documentation cannot drift).
+ * a bad file is reported at once with its key path, `cluster.example.toml` (the sharded
+ * demo) stays a valid, complete and commented description of the schema (so the
+ * documentation cannot drift), and `cluster.single.toml` stays a valid single-group
+ * cluster.
  */
 
 import assert from "node:assert/strict";
@@ -26,6 +28,7 @@ replicas = [
 `;
 
 const EXAMPLE_URL = new URL("../../cluster.example.toml", import.meta.url);
+const SINGLE_URL = new URL("../../cluster.single.toml", import.meta.url);
 
 function problemsOf(text: string): readonly string[] {
   const result = parseConfig(text);
@@ -229,36 +232,86 @@ Deno.test("config: loadConfig reports a missing file as a problem", async () => 
   if (!result.ok) assert.deepEqual(result.error.problems, ["cannot read the file: file not found"]);
 });
 
-Deno.test("config: cluster.example.toml is valid", async () => {
+Deno.test("config: cluster.example.toml is a valid sharded cluster with group 3 left to join by hand", async () => {
   const result = await loadConfig(EXAMPLE_URL.pathname);
   if (!result.ok) assert.fail(result.error.message);
-  assert.equal(result.config.groups[0]?.replicas.length, 3);
+  const config = result.config;
+  assert.equal(config.shardmaster?.replicas.length, 3);
+  assert.deepEqual(
+    config.groups.map((group) => [group.gid, group.replicas.length, group.joinOnStart]),
+    [
+      [1, 3, true],
+      [2, 3, true],
+      [3, 3, false],
+    ],
+  );
+  // The demo's data must land in a directory that .gitignore lists.
+  assert.equal(config.storage.dataDir, STORAGE_DEFAULTS.dataDir);
+});
+
+Deno.test("config: cluster.single.toml is a valid single-group cluster", async () => {
+  const result = await loadConfig(SINGLE_URL.pathname);
+  if (!result.ok) assert.fail(result.error.message);
   assert.equal(result.config.shardmaster, undefined);
+  assert.deepEqual(result.config.groups.map((group) => [group.gid, group.replicas.length]), [
+    [1, 3],
+  ]);
+});
+
+Deno.test("config: the example configs keep their demo data in gitignored directories", async () => {
+  const ignored = (await Deno.readTextFile(new URL("../../.gitignore", import.meta.url)))
+    .split("\n").map((line) => line.trim());
+  for (const url of [EXAMPLE_URL, SINGLE_URL]) {
+    const result = await loadConfig(url.pathname);
+    if (!result.ok) assert.fail(result.error.message);
+    const directory = `${result.config.storage.dataDir.replace(/^\.\//, "")}/`;
+    assert.ok(ignored.includes(directory), `${directory} of ${url.pathname} is not in .gitignore`);
+  }
 });
 
 Deno.test("config: cluster.example.toml documents every key of the schema", async () => {
   const text = await Deno.readTextFile(EXAMPLE_URL);
-  // The [shardmaster] example is commented out; uncomment it and it must be valid too.
-  const lines = text.split("\n");
-  const start = lines.indexOf("# [shardmaster]");
-  assert.ok(start >= 0, "the example must contain a commented-out [shardmaster] section");
-  let end = start;
-  while (lines[end]?.startsWith("#")) end++;
-  const uncommented = [
-    ...lines.slice(0, start),
-    ...lines.slice(start, end).map((line) => line.replace(/^# ?/, "")),
-    ...lines.slice(end),
-  ].join("\n");
-  const result = parseConfig(uncommented, "uncommented example");
-  if (!result.ok) assert.fail(result.error.message);
-  assert.equal(result.config.shardmaster?.replicas.length, 3);
-
   const present = new Set<string>();
-  collectKeys(parse(uncommented), "", present);
+  collectKeys(parse(text), "", present);
   const missing = schemaKeys().filter((key) => !present.has(key));
   assert.deepEqual(missing, [], `keys missing from cluster.example.toml: ${missing.join(", ")}`);
   assert.ok(schemaKeys().length >= 30, "the schema key list looks too short");
+  const undocumented = schemaKeys().filter((key) => !documented(text, key));
+  assert.deepEqual(undocumented, [], `keys without a comment: ${undocumented.join(", ")}`);
 });
+
+/**
+ * Whether `key` (a schema path) has a comment in the example: a table (`raft`) has one
+ * right above its first header, a key (`raft.tick_ms`) right above its first assignment,
+ * and a key of an inline table (`groups.replicas.id`) is named in backquotes in the
+ * comment above its parent's first assignment.
+ */
+function documented(text: string, key: string): boolean {
+  const lines = text.split("\n");
+  const parts = key.split(".");
+  const commentAbove = (index: number): string => {
+    let start = index;
+    while (start > 0 && lines[start - 1]?.startsWith("#")) start--;
+    return lines.slice(start, index).join("\n");
+  };
+  const firstLine = (table: string, name: string): number => {
+    let current = "";
+    return lines.findIndex((line) => {
+      const header = line.match(/^\[\[?([a-z_]+)\]\]?$/);
+      if (header) current = header[1] ?? "";
+      return current === table && new RegExp(`^${name} = `).test(line);
+    });
+  };
+  if (parts.length === 1) {
+    const index = lines.findIndex((line) => new RegExp(`^\\[\\[?${key}\\]\\]?$`).test(line));
+    return index > 0 && commentAbove(index) !== "";
+  }
+  const [table = "", name = "", inner] = parts;
+  const index = firstLine(table, name);
+  if (index < 0) return false;
+  const comment = commentAbove(index);
+  return inner === undefined ? comment !== "" : comment.includes(`\`${inner}\``);
+}
 
 function collectKeys(value: unknown, path: string, keys: Set<string>): void {
   if (Array.isArray(value)) {
@@ -271,18 +324,3 @@ function collectKeys(value: unknown, path: string, keys: Set<string>): void {
     }
   }
 }
-
-Deno.test("config: cluster.sharded.toml is a valid sharded cluster with group 3 left to join by hand", async () => {
-  const result = await loadConfig(new URL("../../cluster.sharded.toml", import.meta.url).pathname);
-  assert.ok(result.ok, result.ok ? "" : result.error.problems.join("\n"));
-  const config = result.config;
-  assert.equal(config.shardmaster?.replicas.length, 3);
-  assert.deepEqual(
-    config.groups.map((group) => [group.gid, group.replicas.length, group.joinOnStart]),
-    [
-      [1, 3, true],
-      [2, 3, true],
-      [3, 3, false],
-    ],
-  );
-});
