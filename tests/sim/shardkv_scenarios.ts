@@ -10,7 +10,9 @@
 import assert from "node:assert/strict";
 import type { Invocation } from "../linearizability/mod.ts";
 import { checkLinearizable, type HistoryFigures, short } from "./kv_helpers.ts";
+import { Prng } from "../../src/util/prng.ts";
 import {
+  change,
   checkGet,
   join,
   leave,
@@ -637,4 +639,128 @@ export const SHARDKV_SCENARIOS = {
   challenge1Delete,
   challenge2Unaffected,
   challenge2Partial,
+  randomFaults,
 } as const satisfies Record<string, (seed: number) => ScenarioReport>;
+
+/**
+ * A random run (the bug hunter): 5 clients run random operations on 10 keys while joins,
+ * leaves, moves, replica crashes, whole-group restarts, partitions inside groups, a master
+ * replica's crash and network loss come and go, all drawn from the seed. Then everything heals;
+ * every client's last operation must finish, a fresh clerk must read every key, and the whole
+ * history must be linearizable.
+ */
+export function randomFaults(seed: number): ScenarioReport & { readonly check: HistoryFigures } {
+  const probe = new Prng(seed);
+  const maxRaftState = [-1, 100, 1_000][probe.int(3)]!;
+  const s = setup(seed, maxRaftState, probe.chance(0.5));
+  const { world, admin } = s;
+  const gids = [G0, G1, G2];
+  const members = new Set<number>();
+  const first = gids[probe.int(3)]!;
+  join(world, admin, first);
+  members.add(first);
+  const keys = keysPerShard();
+  let running = true;
+  let inFlight = 0;
+  for (let c = 0; c < 5; c++) {
+    const clerk = world.newClerk();
+    const random = world.random.fork();
+    const loop = (): void => {
+      if (!running) return;
+      const key = keys[random.int(keys.length)]!;
+      const roll = random.int(100);
+      const invocation: Invocation = roll < 45
+        ? { kind: "append", key, value: `${c}.${random.int(1_000_000)} ` }
+        : roll < 55
+        ? { kind: "put", key, value: `${c}.${random.int(1_000_000)} ` }
+        : { kind: "get", key };
+      inFlight++;
+      clerk.run(invocation, () => {
+        inFlight--;
+        world.scheduler.at(random.int(20), loop);
+      });
+    };
+    loop();
+  }
+  const faults: string[] = [];
+  let masterDown = -1;
+  const end = world.now + 15_000;
+  while (world.now < end) {
+    world.run(200 + probe.int(800));
+    const roll = probe.int(100);
+    const outside = gids.filter((gid) => !members.has(gid));
+    const inside = [...members];
+    if (roll < 20 && outside.length > 0) {
+      const gid = outside[probe.int(outside.length)]!;
+      join(world, admin, gid);
+      members.add(gid);
+      faults.push(`join ${gid}`);
+    } else if (roll < 40 && inside.length > 1) {
+      const gid = inside[probe.int(inside.length)]!;
+      leave(world, admin, gid);
+      members.delete(gid);
+      faults.push(`leave ${gid}`);
+    } else if (roll < 48) {
+      const shard = probe.int(SHARDED_SHARD_COUNT);
+      const gid = inside[probe.int(inside.length)]!;
+      change(world, admin, { type: "move", shard, gid });
+      faults.push(`move ${shard}→${gid}`);
+    } else if (roll < 63) {
+      const group = world.group(gids[probe.int(3)]!);
+      const k = probe.int(group.cluster.n);
+      if (group.cluster.replicas[k] === null) group.cluster.start(k);
+      else group.cluster.crash(k);
+      faults.push(`crash/start ${group.gid}-${k}`);
+    } else if (roll < 71) {
+      const gid = gids[probe.int(3)]!;
+      world.shutdownGroup(gid);
+      world.run(probe.int(1_500));
+      world.startGroup(gid);
+      faults.push(`restart group ${gid}`);
+    } else if (roll < 81) {
+      const group = world.group(gids[probe.int(3)]!);
+      const alone = probe.int(group.cluster.n);
+      const rest = [0, 1, 2].filter((k) => k !== alone);
+      group.cluster.partition([[alone], rest]);
+      world.run(probe.int(2_000));
+      group.cluster.connectAll();
+      faults.push(`partition ${group.gid}: ${alone} | ${rest}`);
+    } else if (roll < 89) {
+      const masters = world.master.cluster;
+      if (masterDown >= 0) {
+        masters.start(masterDown);
+        faults.push(`start master ${masterDown}`);
+        masterDown = -1;
+      } else {
+        masterDown = probe.int(masters.n);
+        masters.crash(masterDown);
+        faults.push(`crash master ${masterDown}`);
+      }
+    } else {
+      world.setReliable(world.unreliable);
+      faults.push(world.unreliable ? "unreliable" : "reliable");
+    }
+  }
+  // Heal: every replica runs, the network is reliable; the clients' last operations finish.
+  if (masterDown >= 0) world.master.cluster.start(masterDown);
+  for (const gid of gids) {
+    world.group(gid).cluster.connectAll();
+    world.startGroup(gid);
+  }
+  world.setReliable(true);
+  running = false;
+  world.runUntil(() => inFlight === 0, 60_000);
+  assert.equal(inFlight, 0, `operations still in flight after healing (seed ${seed}: ${faults})`);
+  const reader = world.newClerk();
+  for (const key of keys) perform(world, reader, { kind: "get", key });
+  const check = checkLinearizable(
+    {
+      seed,
+      recorder: world.recorder,
+    } as Parameters<typeof checkLinearizable>[0],
+  );
+  return {
+    ...report(world, { faults: faults.length, maxRaftState, verdict: check.verdict }),
+    check,
+  };
+}
