@@ -13,7 +13,7 @@
  */
 
 import type { Config } from "../src/config/mod.ts";
-import { addressBook } from "../src/server/group_replica.ts";
+import { addressBook } from "../src/config/mod.ts";
 import { ShardMasterClerk } from "../src/shard/master_clerk.ts";
 import { ShardedClerk } from "../src/shard/sharded_clerk.ts";
 import { assert } from "../src/util/assert.ts";

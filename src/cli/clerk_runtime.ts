@@ -1,25 +1,30 @@
 /**
  * What `shardkv clerk` does once its arguments are checked: one operation (the value is
- * printed for a get, an empty line when the key is missing; writes print nothing), or with
- * --stdin one JSON operation per input line and one JSON result per output line:
+ * printed for a get, an empty line when the key is missing, the config JSON for a query;
+ * other operations print nothing), or with --stdin one JSON operation per input line (see
+ * json_operation.ts) and one JSON result per output line:
  *
  *   in:  {"op":"put","key":"k","value":"v"}   {"op":"get","key":"k","id":7}
  *   out: {"ok":true}                         {"ok":true,"value":"v","id":7}
+ *   in:  {"op":"join","gids":[1,2]}           {"op":"query"}
+ *   out: {"ok":true,"num":1}                 {"ok":true,"config":{"num":1,"shards":[...],...}}
  *   err: {"ok":false,"error":"timeout","message":"...","outcome":"unknown"}
  *
  * One Clerk (one session) serves the whole input, so writes keep their exactly-once
- * guarantee across lines. Operations run one at a time, in input order.
+ * guarantee across lines; a shard master clerk (its own session) is opened by the first
+ * join / leave / move / query line. Operations run one at a time, in input order.
  */
 
 import type { Config } from "../config/mod.ts";
 import { KvRequestError, type SessionKvClient, TimeoutError } from "../kv/clerk.ts";
 import { clerkForConfig, shardMasterClerkForConfig } from "../kv/connect.ts";
 import { assertNever } from "../util/assert.ts";
-import { type ClerkOperation, parseOperation } from "./clerk_operation.ts";
-import { MasterRequestError } from "../shard/master_clerk.ts";
-import { configToJson } from "../shard/shard_config.ts";
+import { checkOperation, type ClerkOperation } from "./clerk_operation.ts";
+import { MasterRequestError, type ShardMasterClerk } from "../shard/master_clerk.ts";
+import { configToJson, type ShardConfigJson } from "../shard/shard_config.ts";
 import { joinGroups } from "../shard/join_groups.ts";
 import type { CliIo } from "./io.ts";
+import { parseJsonOperation } from "./json_operation.ts";
 
 /** A failed operation as the CLI reports it. */
 interface Failure {
@@ -27,6 +32,12 @@ interface Failure {
   readonly message: string;
   readonly outcome?: "unknown";
 }
+
+/** What a key operation answered: a get's value, or nothing. */
+type KvResult = { readonly value?: string } | Failure;
+
+/** What a shard master operation answered: the config a change made, a queried config. */
+type MasterResult = { readonly num: number } | { readonly config: ShardConfigJson } | Failure;
 
 /** The operations the shard master serves. */
 export type MasterOperation = Extract<
@@ -53,44 +64,18 @@ export async function runMasterOperation(
 ): Promise<number> {
   // The command line refuses master operations on a config without [shardmaster] before here.
   const clerk = shardMasterClerkForConfig(config);
-  const options = { timeoutMs };
   try {
-    switch (operation.type) {
-      case "join": {
-        const groups = joinGroups(config, { gids: [...operation.gids] });
-        if (typeof groups === "string") {
-          io.stderr(`shardkv clerk: join failed: ${groups}\n`);
-          return 1;
-        }
-        await clerk.join(groups, options);
-        return 0;
-      }
-      case "leave":
-        await clerk.leave(operation.gids, options);
-        return 0;
-      case "move":
-        await clerk.move(operation.shard, operation.gid, options);
-        return 0;
-      case "query":
-        io.stdout(
-          JSON.stringify(configToJson(await clerk.query(operation.num ?? -1, options))) + "\n",
-        );
-        return 0;
-      default:
-        return assertNever(operation, "shard master operation");
-    }
-  } catch (error) {
-    if (error instanceof TimeoutError) {
-      io.stderr(
-        `shardkv clerk: ${operation.type} failed: no answer within ${timeoutMs} ms; the outcome is unknown\n`,
-      );
+    const result = await executeMaster(config, clerk, operation, timeoutMs);
+    if ("error" in result) {
+      // A refusal reads "code: message" (lastGroup: ...); a timeout, only its message.
+      const reason = result.outcome === "unknown"
+        ? result.message
+        : `${result.error}: ${result.message}`;
+      io.stderr(`shardkv clerk: ${operation.type} failed: ${reason}\n`);
       return 1;
     }
-    if (error instanceof MasterRequestError) {
-      io.stderr(`shardkv clerk: ${operation.type} failed: ${error.code}: ${error.message}\n`);
-      return 1;
-    }
-    throw error;
+    if ("config" in result) io.stdout(JSON.stringify(result.config) + "\n");
+    return 0;
   } finally {
     await clerk.close();
   }
@@ -103,6 +88,9 @@ export async function runOneOperation(
   timeoutMs: number,
   io: CliIo,
 ): Promise<number> {
+  if (isMasterOperation(operation)) {
+    return await runMasterOperation(config, operation, timeoutMs, io);
+  }
   const clerk = clerkForConfig(config);
   try {
     const result = await execute(clerk, operation, timeoutMs);
@@ -125,6 +113,9 @@ export async function runStdinOperations(
   io: CliIo,
 ): Promise<number> {
   const clerk = clerkForConfig(config);
+  let master: ShardMasterClerk | undefined;
+  // Opened by the first master operation only: a run of key operations never dials the master.
+  const masterClerk = (): ShardMasterClerk => master ??= shardMasterClerkForConfig(config);
   let failures = 0;
   try {
     for await (const line of lines(input)) {
@@ -134,7 +125,7 @@ export async function runStdinOperations(
       if (!parsed.ok) {
         output = { ok: false, error: "badRequest", message: parsed.message };
       } else {
-        const result = await execute(clerk, parsed.operation, timeoutMs);
+        const result = await executeLine(config, clerk, masterClerk, parsed.operation, timeoutMs);
         output = "error" in result ? { ok: false, ...result } : { ok: true, ...result };
         if (parsed.id !== undefined) output.id = parsed.id;
       }
@@ -143,15 +134,38 @@ export async function runStdinOperations(
     }
   } finally {
     await clerk.close();
+    await master?.close();
   }
   return failures === 0 ? 0 : 1;
 }
 
-async function execute(
+/** One --stdin operation: checked against the config, then sent to the groups or the master. */
+async function executeLine(
+  config: Config,
   clerk: SessionKvClient,
+  masterClerk: () => ShardMasterClerk,
   operation: ClerkOperation,
   timeoutMs: number,
-): Promise<{ value?: string } | Failure> {
+): Promise<KvResult | MasterResult> {
+  if (!isMasterOperation(operation)) return await execute(clerk, operation, timeoutMs);
+  if (config.shardmaster === undefined) {
+    return {
+      error: "notSharded",
+      message: `${operation.type} needs the shard master, but the configuration has no ` +
+        "[shardmaster] section (it is a single replica group, which needs none)",
+    };
+  }
+  // Refused before it is sent (a shard out of range), with the code of a malformed line.
+  const checked = checkOperation(operation, config);
+  if (!checked.ok) return { error: "badRequest", message: checked.message };
+  return await executeMaster(config, masterClerk(), operation, timeoutMs);
+}
+
+async function execute(
+  clerk: SessionKvClient,
+  operation: Exclude<ClerkOperation, MasterOperation>,
+  timeoutMs: number,
+): Promise<KvResult> {
   const options = { timeoutMs };
   try {
     switch (operation.type) {
@@ -166,61 +180,57 @@ async function execute(
       case "delete":
         await clerk.delete(operation.key, options);
         return {};
-      case "join":
-      case "leave":
-      case "move":
-      case "query":
-        return {
-          error: "notImplemented",
-          message:
-            `${operation.type} needs the shard master, which is not implemented yet (tracked in the sharding issue)`,
-        };
       default:
         return assertNever(operation, "clerk operation");
     }
   } catch (error) {
-    if (error instanceof TimeoutError) {
-      return {
-        error: "timeout",
-        message: `no answer within ${timeoutMs} ms; the outcome is unknown`,
-        outcome: "unknown",
-      };
-    }
+    if (error instanceof TimeoutError) return timeoutFailure(timeoutMs);
     if (error instanceof KvRequestError) return { error: error.code, message: error.message };
     throw error;
   }
 }
 
-/** Parses `{"op": ..., "key": ..., "value": ..., "id": ...}`. */
-function parseJsonOperation(
-  line: string,
-): { ok: true; operation: ClerkOperation; id?: unknown } | { ok: false; message: string } {
-  let value: unknown;
+/**
+ * Runs a master operation: join (groups named by gid, described by the config file), leave
+ * and move answer the number of the config they made; query answers the config.
+ */
+async function executeMaster(
+  config: Config,
+  clerk: ShardMasterClerk,
+  operation: MasterOperation,
+  timeoutMs: number,
+): Promise<MasterResult> {
+  const options = { timeoutMs };
   try {
-    value = JSON.parse(line);
-  } catch (error) {
-    return {
-      ok: false,
-      message: `not JSON: ${error instanceof Error ? error.message : String(error)}`,
-    };
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    return { ok: false, message: "each line must be a JSON object" };
-  }
-  const fields = value as Record<string, unknown>;
-  const words: string[] = [String(fields.op ?? "")];
-  for (const name of ["key", "value"] as const) {
-    if (fields[name] === undefined) continue;
-    if (typeof fields[name] !== "string") {
-      return { ok: false, message: `"${name}" must be a string` };
+    switch (operation.type) {
+      case "join": {
+        const groups = joinGroups(config, { gids: [...operation.gids] });
+        // A gid the config file does not describe: refused before it is sent.
+        if (typeof groups === "string") return { error: "badRequest", message: groups };
+        return { num: await clerk.join(groups, options) };
+      }
+      case "leave":
+        return { num: await clerk.leave(operation.gids, options) };
+      case "move":
+        return { num: await clerk.move(operation.shard, operation.gid, options) };
+      case "query":
+        return { config: configToJson(await clerk.query(operation.num ?? -1, options)) };
+      default:
+        return assertNever(operation, "shard master operation");
     }
-    words.push(fields[name] as string);
+  } catch (error) {
+    if (error instanceof TimeoutError) return timeoutFailure(timeoutMs);
+    if (error instanceof MasterRequestError) return { error: error.code, message: error.message };
+    throw error;
   }
-  const parsed = parseOperation(words);
-  if (!parsed.ok) return parsed;
-  return fields.id === undefined
-    ? { ok: true, operation: parsed.operation }
-    : { ok: true, operation: parsed.operation, id: fields.id };
+}
+
+function timeoutFailure(timeoutMs: number): Failure {
+  return {
+    error: "timeout",
+    message: `no answer within ${timeoutMs} ms; the outcome is unknown`,
+    outcome: "unknown",
+  };
 }
 
 async function* lines(input: ReadableStream<Uint8Array>): AsyncGenerator<string> {

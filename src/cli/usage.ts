@@ -104,6 +104,16 @@ Operations on the shard master (need a [shardmaster] section):
   move SHARD GID       Assign SHARD to group GID.
   query [NUM]          Print configuration NUM (default: the latest).
 
+With --stdin, each line is a JSON object: "op" names the operation, its arguments
+are fields, and an optional "id" (any JSON value) is echoed in the result line:
+  {"op":"get","key":"k"}            {"op":"put","key":"k","value":"v"}
+  {"op":"delete","key":"k"}         {"op":"append","key":"k","value":"v"}
+  {"op":"join","gids":[1,2]}        {"op":"leave","gids":[3]}
+  {"op":"move","shard":4,"gid":3}   {"op":"query"}   {"op":"query","num":1}
+Each result line is {"ok":true,...} with "value" for a get, "num" (the config made)
+for join, leave and move, "config" for a query; or {"ok":false,"error":CODE,
+"message":...}, plus "outcome":"unknown" after a timeout. Exit 1 if any line failed.
+
 Flags:
 ${CONFIG_FLAG}
   --timeout-ms MS    Give up after MS milliseconds (default 10000). A write that
@@ -118,6 +128,7 @@ Examples:
   shardkv clerk --config cluster.toml get greeting
   shardkv clerk --config cluster.toml join 2 3
   shardkv clerk --config cluster.toml put -- offset -5
+  echo '{"op":"query"}' | shardkv clerk --config cluster.toml --stdin
 `,
   },
   local: {

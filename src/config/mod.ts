@@ -24,6 +24,7 @@ export {
   parseConfig,
   replicaDataDir,
 } from "./config.ts";
+export { addressBook } from "./address_book.ts";
 export {
   CLUSTER_DEFAULTS,
   JOIN_ON_START_DEFAULT,

@@ -5,11 +5,8 @@
  * cluster's name and secret. The CLI's `shardkv clerk` builds its clients here too.
  */
 
-import { type Config, loadConfig } from "../config/mod.ts";
+import { addressBook, type Config, loadConfig } from "../config/mod.ts";
 import type { PeerAddress } from "../net/peer_link.ts";
-// Known debt: addressBook belongs next to the config (src/config), not in the server that
-// happened to need it first; importing it keeps one definition of "replica id → address".
-import { addressBook } from "../server/group_replica.ts";
 import { ShardMasterClerk } from "../shard/master_clerk.ts";
 import { ShardedClerk } from "../shard/sharded_clerk.ts";
 import { assert } from "../util/assert.ts";

@@ -8,12 +8,12 @@
 
 import assert from "node:assert/strict";
 import { portPicker } from "../test_support/free_ports.ts";
-import { type Config, parseConfig } from "../config/mod.ts";
+import { addressBook, type Config, parseConfig } from "../config/mod.ts";
 import { ShardMasterClerk } from "../shard/master_clerk.ts";
 import { ShardedClerk } from "../shard/sharded_clerk.ts";
 import { silentLogger } from "../util/logger.ts";
 import { Prng } from "../util/prng.ts";
-import { addressBook, type GroupReplica, startGroupReplica } from "./group_replica.ts";
+import { type GroupReplica, startGroupReplica } from "./group_replica.ts";
 import { type ShardMasterReplica, startShardMasterReplica } from "./master_replica.ts";
 
 function shardedConfig(dataDir: string): Config {

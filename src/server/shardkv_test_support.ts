@@ -7,7 +7,7 @@
  */
 
 import { portPicker } from "../test_support/free_ports.ts";
-import { type Config, parseConfig, type ReplicaConfig } from "../config/mod.ts";
+import { addressBook, type Config, parseConfig, type ReplicaConfig } from "../config/mod.ts";
 import { callGroup } from "../kv/clerk.ts";
 import type { KvRequest, KvResponse } from "../kv/protocol.ts";
 import { RpcKvTransport } from "../kv/rpc_transport.ts";
@@ -18,7 +18,7 @@ import { ShardedClerk } from "../shard/sharded_clerk.ts";
 import type { ShardConfig } from "../shard/shard_config.ts";
 import { silentLogger } from "../util/logger.ts";
 import { Prng } from "../util/prng.ts";
-import { addressBook, type GroupReplica, startGroupReplica } from "./group_replica.ts";
+import { type GroupReplica, startGroupReplica } from "./group_replica.ts";
 import { type ShardMasterReplica, startShardMasterReplica } from "./master_replica.ts";
 
 export const GIDS = [1, 2, 3] as const;
