@@ -7,8 +7,11 @@ import { ENTRY_BYTES_MAX } from "../raft/core/limits.ts";
 export const KEY_BYTES_MAX = 4096;
 /** Longest value a put or append may carry, in UTF-8 bytes. */
 export const VALUE_BYTES_MAX = 1024 * 1024;
-/** Longest value a key may grow to by appends. */
-export const STORED_VALUE_BYTES_MAX = 8 * 1024 * 1024;
+/**
+ * Longest value a key may grow to by appends. Bounded well below a Raft entry so that a shard
+ * part holding such a value still fits in one entry when the shard migrates (group_limits.ts).
+ */
+export const STORED_VALUE_BYTES_MAX = 4 * 1024 * 1024;
 /** Most client sessions one shard remembers; past it the least recently used is dropped. */
 export const CLIENT_SESSIONS_MAX = 10_000;
 /** A session idle this long in log time (leader timestamps in the log) expires. */

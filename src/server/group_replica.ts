@@ -4,7 +4,7 @@
  * ShardMasterClerk) and to the other groups (RPC transports resolved from the cluster config).
  */
 
-import type { Config } from "../config/mod.ts";
+import { addressBook } from "../config/mod.ts";
 import { parseRequest } from "../kv/protocol.ts";
 import { callGroup, TimeoutError } from "../kv/clerk.ts";
 import { RpcGroupTransport } from "../kv/rpc_transport.ts";
@@ -28,16 +28,6 @@ export interface GroupReplica {
   readonly raftPort: number;
   readonly adminPort: number;
   stop(): Promise<void>;
-}
-
-/** The Raft address of every replica the config file names, by id. */
-export function addressBook(config: Config): (replicaId: string) => PeerAddress | undefined {
-  const addresses = new Map<string, PeerAddress>();
-  for (const group of config.groups) {
-    for (const replica of group.replicas) addresses.set(replica.id, replica.raft);
-  }
-  for (const replica of config.shardmaster?.replicas ?? []) addresses.set(replica.id, replica.raft);
-  return (id) => addresses.get(id);
 }
 
 /** Starts replica `replicaId` of its shard-aware group. */
@@ -159,11 +149,11 @@ function parsePeerRequest(body: unknown): GroupPeerRequest | null {
   const fields = body as Record<string, unknown>;
   if (fields.type !== "pullShard" && fields.type !== "deleteShard") return null;
   if (!Number.isSafeInteger(fields.configNum) || !Number.isSafeInteger(fields.shard)) return null;
-  return {
-    type: fields.type,
-    configNum: fields.configNum as number,
-    shard: fields.shard as number,
-  };
+  const configNum = fields.configNum as number;
+  const shard = fields.shard as number;
+  if (fields.type === "deleteShard") return { type: "deleteShard", configNum, shard };
+  if (!Number.isSafeInteger(fields.part)) return null;
+  return { type: "pullShard", configNum, shard, part: fields.part as number };
 }
 
 function parsePeerResponse(body: unknown): GroupPeerResponse | null {
@@ -171,7 +161,9 @@ function parsePeerResponse(body: unknown): GroupPeerResponse | null {
   const fields = body as Record<string, unknown>;
   if (fields.ok === true) {
     if (fields.data === undefined) return { ok: true };
-    return fields.data instanceof Uint8Array ? { ok: true, data: fields.data } : null;
+    return fields.data instanceof Uint8Array && Number.isSafeInteger(fields.parts)
+      ? { ok: true, data: fields.data, parts: fields.parts as number }
+      : null;
   }
   if (fields.ok !== false || typeof fields.error !== "object" || fields.error === null) return null;
   return typeof (fields.error as Record<string, unknown>).code === "string"

@@ -6,7 +6,7 @@
  *
  *   kv           [1, <KV command bytes, src/kv/command.ts>]
  *   config       [2, num, [gid per shard...], [[gid, [replicaId...]]...]]
- *   installShard [3, configNum, shard, <payload bytes, group_payload.ts>]
+ *   installShard [3, configNum, shard, part, parts, <payload bytes, group_payload.ts>]
  *   gcDone       [4, configNum, shard]
  *   deleteShard  [5, configNum, shard]
  *
@@ -23,7 +23,7 @@
 import { decode, encode } from "@msgpack/msgpack";
 import { assertNever } from "../util/assert.ts";
 import { decodeCommand, encodeCommand, type KvCommand, type KvReply } from "../kv/command.ts";
-import { SHARD_PAYLOAD_BYTES_MAX } from "./group_limits.ts";
+import { SHARD_PARTS_MAX, SHARD_PAYLOAD_BYTES_MAX } from "./group_limits.ts";
 import { configFromJson, configToJson, type ShardConfigJson } from "./shard_config.ts";
 
 /** A client's write, applied only if its key's shard serves here. */
@@ -33,11 +33,16 @@ export type KvGroupCommand = { readonly type: "kv"; readonly command: KvCommand 
 export type MigrationCommand =
   /** The next configuration, as polled from the shard master. */
   | { readonly type: "config"; readonly config: ShardConfigJson }
-  /** A pulled shard's data and sessions, exported by its previous owner for `configNum`. */
+  /**
+   * Part `part` (of `parts`) of a pulled shard's data and sessions, exported by its previous
+   * owner for `configNum`; parts install in order, and the last one completes the shard.
+   */
   | {
     readonly type: "installShard";
     readonly configNum: number;
     readonly shard: number;
+    readonly part: number;
+    readonly parts: number;
     readonly data: Uint8Array;
   }
   /** The previous owner confirmed it deleted the shard it handed off in `configNum`. */
@@ -78,7 +83,14 @@ export type MigrationError =
   | { readonly code: "notHandingOff"; readonly shard: number; readonly configNum: number }
   /** The hand-off of `configNum` is over: the shard was deleted here after its new owner got it. */
   | { readonly code: "handedOff"; readonly shard: number; readonly configNum: number }
-  | { readonly code: "badShardData"; readonly reason: string };
+  | { readonly code: "badShardData"; readonly reason: string }
+  /** A pull asked for a part the shard does not have. */
+  | {
+    readonly code: "badPart";
+    readonly shard: number;
+    readonly part: number;
+    readonly parts: number;
+  };
 
 /** The reply to a migration step: `changed` is false for a duplicate that had no effect. */
 export type MigrationReply =
@@ -88,9 +100,9 @@ export type MigrationReply =
 /** Every reply of a group's log. */
 export type GroupReply = GroupKvReply | MigrationReply;
 
-/** What the old owner answers to a pull: the payload, or why not (yet). */
+/** What the old owner answers to a pull: one part of the payload and the part count, or why not. */
 export type ExportReply =
-  | { readonly ok: true; readonly data: Uint8Array }
+  | { readonly ok: true; readonly data: Uint8Array; readonly parts: number }
   | { readonly ok: false; readonly error: MigrationError };
 
 /** The numeric tag of each command kind on the wire. */
@@ -116,7 +128,14 @@ export function encodeGroupCommand(command: GroupCommand): Uint8Array {
     case "config":
       return encode([tag, ...encodeConfigFields(command.config)]);
     case "installShard":
-      return encode([tag, command.configNum, command.shard, command.data]);
+      return encode([
+        tag,
+        command.configNum,
+        command.shard,
+        command.part,
+        command.parts,
+        command.data,
+      ]);
     case "gcDone":
     case "deleteShard":
       return encode([tag, command.configNum, command.shard]);
@@ -197,15 +216,21 @@ function decodeKv(fields: readonly unknown[]): DecodedGroupCommand {
 }
 
 function decodeInstall(fields: readonly unknown[]): DecodedGroupCommand {
-  const [configNum, shard, data] = fields;
-  if (fields.length !== 3 || !isCount(configNum) || !isCount(shard)) {
-    return fail("installShard takes a config number, a shard and the payload");
+  const [configNum, shard, part, parts, data] = fields;
+  if (
+    fields.length !== 5 || !isCount(configNum) || !isCount(shard) || !isCount(part) ||
+    !isCount(parts)
+  ) {
+    return fail("installShard takes a config number, a shard, a part, a part count and bytes");
+  }
+  if (parts < 1 || parts > SHARD_PARTS_MAX || part >= parts) {
+    return fail(`installShard's part ${part} of ${parts} is out of range (1..${SHARD_PARTS_MAX})`);
   }
   if (!(data instanceof Uint8Array)) return fail("installShard's payload is bytes");
   if (data.byteLength > SHARD_PAYLOAD_BYTES_MAX) {
     return fail(`a payload of ${data.byteLength} bytes is over ${SHARD_PAYLOAD_BYTES_MAX}`);
   }
-  return { ok: true, command: { type: "installShard", configNum, shard, data } };
+  return { ok: true, command: { type: "installShard", configNum, shard, part, parts, data } };
 }
 
 /** The wrongGroup reply for `shard`. */

@@ -45,8 +45,15 @@ const SAMPLES: GroupCommand[] = [
   { type: "kv", command: { type: "delete", clientId: 1, seq: 5, timeMs: 7, key: "gone" } },
   { type: "config", config: CONFIG },
   { type: "config", config: { num: 0, shards: [0, 0, 0, 0], groups: {} } },
-  { type: "installShard", configNum: 4, shard: 3, data: encodeShardPayload(sampleShard()) },
-  { type: "installShard", configNum: 0, shard: 0, data: new Uint8Array() },
+  {
+    type: "installShard",
+    configNum: 4,
+    shard: 3,
+    part: 0,
+    parts: 1,
+    data: encodeShardPayload(sampleShard()),
+  },
+  { type: "installShard", configNum: 0, shard: 2, part: 6, parts: 7, data: new Uint8Array() },
   { type: "gcDone", configNum: 12, shard: 1023 },
   { type: "deleteShard", configNum: Number.MAX_SAFE_INTEGER, shard: 0 },
 ];

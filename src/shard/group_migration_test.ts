@@ -331,10 +331,11 @@ function runInterleaving(seed: number): void {
         const tasks = group.shardsToPull();
         if (tasks.length === 0) break;
         const task = random.pick(tasks);
-        const exported = cluster.group(task.fromGid).exportShard(task.shard, task.configNum);
+        const { shard, configNum, part } = task;
+        const exported = cluster.group(task.fromGid).exportShard(shard, configNum, part);
         if (!exported.ok) break;
-        const { shard, configNum } = task;
-        propose(gid, { type: "installShard", configNum, shard, data: exported.data });
+        const { data, parts } = exported;
+        propose(gid, { type: "installShard", configNum, shard, part, parts, data });
         break;
       }
       case 3: { // the shell's two halves of a confirmation may be far apart: delete, later gcDone

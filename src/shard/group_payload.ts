@@ -20,6 +20,7 @@ import {
   PAYLOAD_KEY_BYTES_MAX,
   PAYLOAD_SESSIONS_MAX,
   PAYLOAD_VALUE_BYTES_MAX,
+  SHARD_PART_BYTES_TARGET,
   SHARD_PAYLOAD_BYTES_MAX,
 } from "./group_limits.ts";
 
@@ -41,7 +42,37 @@ const KV_ERROR_FIELDS = {
 
 const encoder = new TextEncoder();
 
-/** Encodes a shard's data and sessions for its next owner (the layout above). */
+/**
+ * Splits a shard into parts for its next owner, each a payload of the layout above: rows in
+ * map order, cut once a part reaches `targetBytes`; part 0 also carries every session, the
+ * others none. Every replica of the old owner holds the same maps in the same order, so any
+ * of them cuts the same parts. An empty shard is one part.
+ */
+export function encodeShardParts(
+  shard: ShardData,
+  targetBytes = SHARD_PART_BYTES_TARGET,
+): Uint8Array[] {
+  const [dataRows, sessionRows] = encodeShard(shard);
+  const parts: Uint8Array[] = [];
+  let rows: unknown[] = [];
+  let bytes = 0;
+  let sessions: unknown[] = sessionRows;
+  for (const row of dataRows) {
+    const [key, value] = row as [string, string];
+    if (rows.length > 0 && bytes >= targetBytes) {
+      parts.push(encode([rows, sessions]));
+      rows = [];
+      bytes = 0;
+      sessions = [];
+    }
+    rows.push(row);
+    bytes += key.length + value.length + 8;
+  }
+  parts.push(encode([rows, sessions]));
+  return parts;
+}
+
+/** Encodes a shard's data and sessions as one payload (the layout above). */
 export function encodeShardPayload(shard: ShardData): Uint8Array {
   return encode(encodeShard(shard));
 }

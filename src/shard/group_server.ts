@@ -8,7 +8,7 @@
  * 1. asks the shard master for the next configuration and proposes it (one at a time, never
  *    skipping one; the state machine refuses it while shards of the current one still move);
  * 2. pulls each shard it gained from its previous owner (any replica of that group answers
- *    from its applied state) and proposes `installShard`;
+ *    from its applied state), part after part, proposing `installShard` for each;
  * 3. asks the previous owner to delete each shard it installed and, once it has, proposes
  *    `gcDone`.
  *
@@ -45,12 +45,18 @@ import { configToJson, type ShardConfig } from "./shard_config.ts";
 
 /** Requests between groups, on the groups' RPC port. */
 export type GroupPeerRequest =
-  | { readonly type: "pullShard"; readonly configNum: number; readonly shard: number }
+  | {
+    readonly type: "pullShard";
+    readonly configNum: number;
+    readonly shard: number;
+    readonly part: number;
+  }
   | { readonly type: "deleteShard"; readonly configNum: number; readonly shard: number };
 
 /** Answers to {@link GroupPeerRequest}s. */
 export type GroupPeerResponse =
-  | { readonly ok: true; readonly data?: Uint8Array }
+  /** A pull's answer carries one part and the part count; a delete's carries nothing. */
+  | { readonly ok: true; readonly data?: Uint8Array; readonly parts?: number }
   | { readonly ok: false; readonly error: MigrationError | ServiceError };
 
 /**
@@ -191,9 +197,11 @@ export class GroupServer {
     switch (request.type) {
       case "pullShard": {
         // Any replica answers from its applied state: a shard being handed off is frozen.
-        const exported = this.state.exportShard(request.shard, request.configNum);
+        const exported = this.state.exportShard(request.shard, request.configNum, request.part);
         return respond(
-          exported.ok ? { ok: true, data: exported.data } : { ok: false, error: exported.error },
+          exported.ok
+            ? { ok: true, data: exported.data, parts: exported.parts }
+            : { ok: false, error: exported.error },
         );
       }
       case "deleteShard":
@@ -274,22 +282,33 @@ export class GroupServer {
     if (this.#stopped) return done();
     this.#options.neighbours.callGroup(
       task.servers,
-      {
-        type: "pullShard",
-        configNum: task.configNum,
-        shard: task.shard,
-      },
+      { type: "pullShard", configNum: task.configNum, shard: task.shard, part: task.part },
       NEIGHBOUR_CALL_TIMEOUT_MS,
       (response) => {
-        if (this.#stopped || response === null || !response.ok || response.data === undefined) {
+        if (
+          this.#stopped || response === null || !response.ok || response.data === undefined ||
+          response.parts === undefined
+        ) {
           return done();
         }
         this.#propose({
           type: "installShard",
           configNum: task.configNum,
           shard: task.shard,
+          part: task.part,
+          parts: response.parts,
           data: response.data,
-        }, () => done());
+        }, (outcome) => {
+          // A part went in: pull the next one now rather than on the next pass.
+          const next = outcome.ok && outcome.value.ok
+            ? this.state.shardsToPull().find((other) =>
+              other.shard === task.shard && other.configNum === task.configNum &&
+              other.part > task.part
+            )
+            : undefined;
+          if (next === undefined) return done();
+          this.#pull(next, done);
+        });
       },
     );
   }

@@ -5,10 +5,12 @@
  * replicas that applied the same log produce byte-identical snapshots.
  *
  *   [version, gid, shardCount, logTimeMs, config, previous | null,
- *    [[shard, stateTag, peerGid, configNum, [data, sessions] | null]...]]
+ *    [[shard, stateTag, peerGid, configNum, [data, sessions] | null, received, parts]...]]
  *   config: [num, [gid per shard...], [[gid, [replicaId...]]...]]
  *   stateTag: 0 serving, 1 pulling, 2 handingOff, 3 waitingGc; peerGid and configNum are 0
- *   for serving; the payload (group_payload.ts's layout) is null only for pulling.
+ *   for serving; the payload (group_payload.ts's layout) is null only for a pulling shard with
+ *   no part installed; received and parts are a pulling shard's progress (0 otherwise).
+ *   Version 1 (before shards moved in parts) had no received and parts; it still restores.
  *
  * Only what the group holds is written: a deleted shard leaves nothing behind, no history
  * of configs or of data (challenge 1 measures exactly this). A snapshot is our own output,
@@ -24,7 +26,7 @@ import type { ShardState, ShardStateKind } from "./group_state.ts";
 import { configFromJson, configToJson, type ShardConfig } from "./shard_config.ts";
 
 /** Bump when the layout changes; restore refuses versions it does not know. */
-export const GROUP_SNAPSHOT_VERSION = 1;
+export const GROUP_SNAPSHOT_VERSION = 2;
 
 /** One shard of a snapshot: its state and, unless pulling, its data and sessions. */
 export interface SnapshotShard {
@@ -60,6 +62,8 @@ export function encodeGroupSnapshot(snapshot: GroupSnapshot): Uint8Array {
       peerGid,
       configNum,
       data === null ? null : encodeShard(data),
+      state.kind === "pulling" ? state.received : 0,
+      state.kind === "pulling" ? state.parts : 0,
     ];
   });
   return encode([
@@ -79,14 +83,14 @@ export function decodeGroupSnapshot(bytes: Uint8Array): GroupSnapshot {
   assert(Array.isArray(value) && value.length === 7, "A group snapshot is a 7-array");
   const [version, gid, shardCount, logTimeMs, config, previous, rows] = value as unknown[];
   assert(
-    version === GROUP_SNAPSHOT_VERSION,
+    version === GROUP_SNAPSHOT_VERSION || version === 1,
     () => `Unknown group snapshot version ${String(version)}`,
   );
   assert(isCount(gid) && isCount(shardCount) && isCount(logTimeMs), "Snapshot header counts");
   assert(Array.isArray(rows), "A snapshot's shards are an array");
   let last = -1;
   const shards = rows.map((row: unknown): SnapshotShard => {
-    const decoded = decodeRow(row);
+    const decoded = decodeRow(row, version as number);
     assert(decoded.shard > last, "Snapshot shards are in ascending order");
     last = decoded.shard;
     return decoded;
@@ -115,13 +119,24 @@ function peerOf(state: ShardState): [peerGid: number, configNum: number] {
   }
 }
 
-function decodeRow(row: unknown): SnapshotShard {
-  assert(Array.isArray(row) && row.length === 5, "A snapshot shard is a 5-array");
-  const [shard, tag, peerGid, configNum, payload] = row as unknown[];
-  assert(isCount(shard) && isCount(peerGid) && isCount(configNum), "Snapshot shard counts");
-  const state = stateOf(tag, peerGid, configNum);
+function decodeRow(row: unknown, version: number): SnapshotShard {
+  const length = version === 1 ? 5 : 7;
+  assert(
+    Array.isArray(row) && row.length === length,
+    () => `A snapshot shard is a ${length}-array`,
+  );
+  const [shard, tag, peerGid, configNum, payload, received = 0, parts = 0] = row as unknown[];
+  assert(
+    isCount(shard) && isCount(peerGid) && isCount(configNum) && isCount(received) &&
+      isCount(parts),
+    "Snapshot shard counts",
+  );
+  const state = stateOf(tag, peerGid, configNum, received, parts);
   if (payload === null) {
-    assert(state.kind === "pulling", () => `Snapshot shard ${shard} (${state.kind}) has data`);
+    assert(
+      state.kind === "pulling" && state.received === 0,
+      () => `Snapshot shard ${shard} (${state.kind}) has data`,
+    );
     return { shard, state, data: null };
   }
   const decoded = shardFromValue(payload);
@@ -129,12 +144,18 @@ function decodeRow(row: unknown): SnapshotShard {
   return { shard, state, data: decoded.shard };
 }
 
-function stateOf(tag: unknown, peerGid: number, configNum: number): ShardState {
+function stateOf(
+  tag: unknown,
+  peerGid: number,
+  configNum: number,
+  received: number,
+  parts: number,
+): ShardState {
   switch (tag) {
     case STATE_TAG.serving:
       return { kind: "serving" };
     case STATE_TAG.pulling:
-      return { kind: "pulling", fromGid: peerGid, configNum };
+      return { kind: "pulling", fromGid: peerGid, configNum, received, parts };
     case STATE_TAG.handingOff:
       return { kind: "handingOff", toGid: peerGid, configNum };
     case STATE_TAG.waitingGc:

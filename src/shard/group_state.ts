@@ -7,12 +7,13 @@
  * Per-shard states (classic-lab-tests.md §3.2, challenge 2), for config N:
  *
  *   absent ──gained from gid 0──────────────▶ serving
- *   absent ──gained from gid G──▶ pulling ──installShard(N)──▶ waitingGc ──gcDone(N)──▶ serving
+ *   absent ──gained from gid G──▶ pulling ──installShard(N, last part)──▶ waitingGc ──gcDone(N)──▶ serving
  *   serving ──lost to gid G──▶ handingOff ──deleteShard(N)──▶ absent
  *   serving ──lost to gid 0──▶ absent (no next owner; the master refuses a Leave of the last
  *                                      group (lastGroup), so only hand-built configs get here)
  *
- * serving and waitingGc serve; pulling and handingOff do not. A shard owned in both the old
+ * A shard moves in parts (group_limits.ts), installed in order; a pulling shard holds the
+ * parts installed so far. serving and waitingGc serve; pulling and handingOff do not. A shard owned in both the old
  * and the new config stays serving throughout (challenge 2 "unaffected"), and a pulled shard
  * serves as soon as its own data is installed (challenge 2 "partial").
  *
@@ -31,7 +32,8 @@
  * - serving / waitingGc only for shards the current config gives this gid;
  * - pulling / handingOff / waitingGc only with configNum === current num, and their peer gid
  *   is the previous config's owner (pulling, waitingGc) or the current one (handingOff);
- * - data is held exactly for serving, waitingGc and handingOff shards;
+ * - data is held exactly for serving, waitingGc and handingOff shards, and for pulling shards
+ *   with at least one part installed;
  * - every shard the current config gives this gid has a state (none is absent).
  */
 
@@ -51,7 +53,7 @@ import {
   refuseStep,
   wrongGroup,
 } from "./group_command.ts";
-import { decodeShardPayload, emptyShard, encodeShardPayload } from "./group_payload.ts";
+import { decodeShardPayload, emptyShard, encodeShardParts } from "./group_payload.ts";
 import { decodeGroupSnapshot, encodeGroupSnapshot } from "./group_snapshot.ts";
 import {
   configFromJson,
@@ -64,7 +66,15 @@ import {
 /** Where one shard stands in this group (absent shards have no entry). */
 export type ShardState =
   | { readonly kind: "serving" }
-  | { readonly kind: "pulling"; readonly fromGid: number; readonly configNum: number }
+  | {
+    readonly kind: "pulling";
+    readonly fromGid: number;
+    readonly configNum: number;
+    /** Parts installed so far (the next one to pull). */
+    readonly received: number;
+    /** The shard's part count, known once part 0 is installed (0 before). */
+    readonly parts: number;
+  }
   | { readonly kind: "handingOff"; readonly toGid: number; readonly configNum: number }
   | { readonly kind: "waitingGc"; readonly fromGid: number; readonly configNum: number };
 
@@ -76,6 +86,8 @@ export interface ShardTask {
   readonly shard: number;
   readonly fromGid: number;
   readonly configNum: number;
+  /** The next part to pull (0 for a GC confirmation). */
+  readonly part: number;
   /** `fromGid`'s replicas in the previous config (it may have left the current one). */
   readonly servers: readonly string[];
 }
@@ -92,8 +104,13 @@ export class GroupState {
   /** The config before #config (null at config 0): where pulled shards come from. */
   #previous: ShardConfig | null = null;
   readonly #shards = new Map<number, ShardState>();
-  /** Data and sessions of the shards that hold data (serving, waitingGc, handingOff). */
+  /** Data and sessions of the shards that hold data (serving, waitingGc, handingOff, part-pulled). */
   readonly #kv: KvState;
+  /**
+   * A memo, not replicated state: the parts of each handing-off shard, cut on the first pull.
+   * The shard is frozen while handing off, so the parts stay valid until it is deleted.
+   */
+  readonly #exported = new Map<number, { configNum: number; parts: Uint8Array[] }>();
 
   constructor(gid: number, shardCount: number) {
     assert(Number.isSafeInteger(gid) && gid > GID_NONE, () => `A gid is positive, got ${gid}`);
@@ -123,7 +140,7 @@ export class GroupState {
       case "config":
         return this.#applyConfig(command.config);
       case "installShard":
-        return this.#installShard(command.configNum, command.shard, command.data);
+        return this.#installShard(command);
       case "gcDone":
         return this.#gcDone(command.configNum, command.shard);
       case "deleteShard":
@@ -155,15 +172,18 @@ export class GroupState {
    * frozen, so any replica that has applied config `configNum` (and not yet the deletion)
    * answers with the same bytes; no ReadIndex is needed.
    */
-  exportShard(shard: number, configNum: number): ExportReply {
+  exportShard(shard: number, configNum: number, part = 0): ExportReply {
     if (!this.#isShard(shard)) return refuseStep(this.#badShard(shard));
     const currentNum = this.#config.num;
     if (currentNum < configNum) return refuseStep({ code: "notReady", configNum, currentNum });
     const state = this.#shards.get(shard);
     if (currentNum === configNum && state?.kind === "handingOff") {
-      const data = this.#kv.shards.get(shard);
-      assert(data !== undefined, () => `Handing-off shard ${shard} holds its data`);
-      return { ok: true, data: encodeShardPayload(data) };
+      const parts = this.#partsOf(shard, configNum);
+      const data = parts[part];
+      if (!Number.isSafeInteger(part) || data === undefined) {
+        return refuseStep({ code: "badPart", shard, part, parts: parts.length });
+      }
+      return { ok: true, data, parts: parts.length };
     }
     if (currentNum === configNum && state !== undefined) {
       return refuseStep({ code: "notHandingOff", shard, configNum });
@@ -250,7 +270,14 @@ export class GroupState {
       assert(!hasData, () => `${label} is absent but holds data`);
       return;
     }
-    assert(hasData === (state.kind !== "pulling"), () => `${label} ${state.kind}: data mismatch`);
+    const holdsData = state.kind !== "pulling" || state.received > 0;
+    assert(hasData === holdsData, () => `${label} ${state.kind}: data mismatch`);
+    if (state.kind === "pulling") {
+      assert(
+        state.received === 0 ? state.parts === 0 : state.received < state.parts,
+        () => `${label} pulling: ${state.received} of ${state.parts} parts`,
+      );
+    }
     assert(ownedNow === (state.kind !== "handingOff"), () => `${label} ${state.kind}: owner`);
     if (state.kind === "serving") return;
     assert(state.configNum === this.#config.num, () => `${label} ${state.kind}: stale config`);
@@ -307,7 +334,13 @@ export class GroupState {
           this.#shards.set(shard, SERVING);
           this.#kv.shards.set(shard, emptyShard());
         } else {
-          this.#shards.set(shard, { kind: "pulling", fromGid: before, configNum: next.num });
+          this.#shards.set(shard, {
+            kind: "pulling",
+            fromGid: before,
+            configNum: next.num,
+            received: 0,
+            parts: 0,
+          });
         }
       } else if (ownedBefore) {
         assert(this.#shards.get(shard)?.kind === "serving", () => `Lost shard ${shard} served`);
@@ -325,7 +358,9 @@ export class GroupState {
     this.#config = next;
   }
 
-  #installShard(configNum: number, shard: number, data: Uint8Array): MigrationReply {
+  #installShard(
+    { configNum, shard, part, parts, data }: MigrationCommand & { type: "installShard" },
+  ): MigrationReply {
     if (!this.#isShard(shard)) return refuseStep(this.#badShard(shard));
     const currentNum = this.#config.num;
     if (configNum > currentNum) return refuseStep({ code: "notReady", configNum, currentNum });
@@ -334,10 +369,36 @@ export class GroupState {
     if (state?.kind !== "pulling" || state.configNum !== configNum) {
       return { ok: true, changed: false };
     }
+    // Parts install in order: an earlier one is a duplicate, a later one a stale pull's
+    // (the shell asks for `received` next), so neither changes anything.
+    if (part !== state.received) return { ok: true, changed: false };
+    if (part > 0 && parts !== state.parts) {
+      const reason = `part ${part} says ${parts} parts, part 0 said ${state.parts}`;
+      return refuseStep({ code: "badShardData", reason });
+    }
     const payload = decodeShardPayload(data);
     if (!payload.ok) return refuseStep({ code: "badShardData", reason: payload.reason });
-    this.#kv.shards.set(shard, payload.shard);
-    this.#shards.set(shard, { kind: "waitingGc", fromGid: state.fromGid, configNum });
+    if (part === 0) {
+      this.#kv.shards.set(shard, payload.shard);
+    } else {
+      const partial = this.#kv.shards.get(shard);
+      assert(partial !== undefined, () => `Shard ${shard} holds its first ${part} parts`);
+      if (payload.shard.sessions.size > 0) {
+        return refuseStep({ code: "badShardData", reason: `part ${part} carries sessions` });
+      }
+      for (const key of payload.shard.data.keys()) {
+        if (partial.data.has(key)) {
+          return refuseStep({ code: "badShardData", reason: `part ${part} repeats a key` });
+        }
+      }
+      for (const [key, value] of payload.shard.data) partial.data.set(key, value);
+    }
+    this.#shards.set(
+      shard,
+      part === parts - 1
+        ? { kind: "waitingGc", fromGid: state.fromGid, configNum }
+        : { ...state, received: part + 1, parts },
+    );
     return { ok: true, changed: true };
   }
 
@@ -370,7 +431,19 @@ export class GroupState {
     }
     this.#shards.delete(shard);
     this.#kv.shards.delete(shard);
+    this.#exported.delete(shard);
     return { ok: true, changed: true };
+  }
+
+  /** The parts of a handing-off shard for `configNum` (cut once, then memoised). */
+  #partsOf(shard: number, configNum: number): Uint8Array[] {
+    const memo = this.#exported.get(shard);
+    if (memo !== undefined && memo.configNum === configNum) return memo.parts;
+    const data = this.#kv.shards.get(shard);
+    assert(data !== undefined, () => `Handing-off shard ${shard} holds its data`);
+    const parts = encodeShardParts(data);
+    this.#exported.set(shard, { configNum, parts });
+    return parts;
   }
 
   #serves(shard: number): boolean {
@@ -390,7 +463,8 @@ export class GroupState {
       if (state.kind !== kind) continue;
       const servers = this.#previous?.groups.get(state.fromGid);
       assert(servers !== undefined, () => `Source gid ${state.fromGid} is a previous group`);
-      tasks.push({ shard, fromGid: state.fromGid, configNum: state.configNum, servers });
+      const part = state.kind === "pulling" ? state.received : 0;
+      tasks.push({ shard, fromGid: state.fromGid, configNum: state.configNum, part, servers });
     }
     return tasks;
   }

@@ -103,19 +103,27 @@ export class TestCluster {
     return this.propose(gid, { type: "config", config: configToJson(next) }) as MigrationReply;
   }
 
-  /** Pulls one shard as the shell would; null when the source is down or not ready. */
+  /**
+   * Pulls one shard as the shell would, every part in turn; null when the source is down or
+   * not ready. Returns the last part's reply.
+   */
   pull(gid: number, task: ShardTask): MigrationReply | null {
     if (this.down.has(gid) || this.down.has(task.fromGid)) return null;
     assert.deepEqual(task.servers, replicasOf(task.fromGid), "pull from the source's replicas");
-    const exported = this.group(task.fromGid).exportShard(task.shard, task.configNum);
-    if (!exported.ok) return null;
     const { shard, configNum } = task;
-    return this.propose(gid, {
-      type: "installShard",
-      configNum,
-      shard,
-      data: exported.data,
-    }) as MigrationReply;
+    for (let part = task.part;; part++) {
+      const exported = this.group(task.fromGid).exportShard(shard, configNum, part);
+      if (!exported.ok) return null;
+      const reply = this.propose(gid, {
+        type: "installShard",
+        configNum,
+        shard,
+        part,
+        parts: exported.parts,
+        data: exported.data,
+      }) as MigrationReply;
+      if (!reply.ok || part + 1 >= exported.parts) return reply;
+    }
   }
 
   /** Asks the old owner to delete, then proposes gcDone; null when the old owner is down. */
