@@ -15,9 +15,9 @@ import {
   type ServiceCounters,
 } from "../service/replicated_service.ts";
 import { assert } from "../util/assert.ts";
-import { checkSizes, decodeCommand, encodeCommand, type KvReply } from "./command.ts";
+import { decodeCommand, encodeCommand, type KvReply } from "./command.ts";
 import { KvState } from "./kv_state.ts";
-import { commandFromRequest, type KvRequest, type KvResponse, serviceFailure } from "./protocol.ts";
+import { type KvRequest, type KvResponse, serveKvRequest, serviceFailure } from "./protocol.ts";
 
 /** What a KV server is built from. */
 export interface KvServerOptions {
@@ -80,24 +80,15 @@ export class KvServer {
 
   /** Serves one client request and calls `respond` exactly once, possibly synchronously. */
   submit(request: KvRequest, respond: (response: KvResponse) => void): void {
-    const sizeError = checkSizes(
-      request.key,
-      request.type === "get" || request.type === "delete" ? null : request.value,
-    );
-    if (sizeError !== null) return respond({ ok: false, error: sizeError });
-    if (request.type === "get") {
-      const key = request.key;
-      return this.service.read(
-        () => this.state.get(key),
-        (outcome) => respond(readResponse(outcome)),
-      );
-    }
-    const timeMs = this.#now();
-    const command = commandFromRequest(request, timeMs);
-    this.service.propose(
-      encodeCommand(command),
-      (outcome) => respond(outcome.ok ? outcome.value : serviceFailure(outcome.error)),
-    );
+    serveKvRequest(request, this.#now, {
+      read: (key, answer) =>
+        this.service.read(() => this.state.get(key), (outcome) => answer(readResponse(outcome))),
+      write: (command, answer) =>
+        this.service.propose(
+          encodeCommand(command),
+          (outcome) => answer(outcome.ok ? outcome.value : serviceFailure(outcome.error)),
+        ),
+    }, respond);
   }
 
   tick(): void {

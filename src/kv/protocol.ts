@@ -6,7 +6,7 @@
 
 import type { NotLeader } from "../raft/core/types.ts";
 import type { ServiceError } from "../service/replicated_service.ts";
-import type { KvCommand, KvError } from "./command.ts";
+import { checkSizes, type KvCommand, type KvError } from "./command.ts";
 
 /** A client request. Writes carry the session tag that makes them exactly-once. */
 export type KvRequest =
@@ -82,6 +82,33 @@ export function commandFromRequest(
   return request.type === "delete"
     ? { type: "delete", key, clientId, seq, timeMs }
     : { type: request.type, key, value: request.value, clientId, seq, timeMs };
+}
+
+/** The two halves of serving a KV request: what differs between the plain and the sharded server. */
+export interface KvRequestHandlers {
+  /** A linearizable read of `key`. */
+  read(key: string, respond: (response: KvResponse) => void): void;
+  /** Proposes a write and answers once it applied. */
+  write(command: KvCommand, respond: (response: KvResponse) => void): void;
+}
+
+/**
+ * Serves one client request: sizes checked before anything is proposed, a get read, a write
+ * stamped with `timeMs` (log time) and proposed. `respond` is called exactly once.
+ */
+export function serveKvRequest(
+  request: KvRequest,
+  timeMs: () => number,
+  handlers: KvRequestHandlers,
+  respond: (response: KvResponse) => void,
+): void {
+  const sizeError = checkSizes(
+    request.key,
+    request.type === "get" || request.type === "delete" ? null : request.value,
+  );
+  if (sizeError !== null) return respond({ ok: false, error: sizeError });
+  if (request.type === "get") return handlers.read(request.key, respond);
+  handlers.write(commandFromRequest(request, timeMs()), respond);
 }
 
 /** The client's view of a request the replicated-service shell could not answer. */

@@ -15,12 +15,11 @@
  * Other groups call `pullShard` and `deleteShard` on this server over the same RPC port.
  */
 
-import { checkSizes } from "../kv/command.ts";
 import {
-  commandFromRequest,
   type KvRequest,
   type KvResponse,
   type KvResponseError,
+  serveKvRequest,
   serviceFailure,
 } from "../kv/protocol.ts";
 import type { RaftNode } from "../raft/node.ts";
@@ -157,34 +156,23 @@ export class GroupServer {
 
   /** Serves one client request; calls `respond` exactly once, possibly synchronously. */
   submit(request: KvRequest, respond: (response: KvResponse) => void): void {
-    const sizeError = checkSizes(
-      request.key,
-      request.type === "get" || request.type === "delete" ? null : request.value,
-    );
-    if (sizeError !== null) return respond({ ok: false, error: sizeError });
-    if (request.type === "get") {
-      const key = request.key;
-      return this.service.read(() => this.state.get(key), (outcome) => {
-        if (!outcome.ok) return respond(serviceFailure(outcome.error));
-        respond(
-          outcome.value.ok
-            ? { ok: true, value: outcome.value.value }
-            : { ok: false, error: outcome.value.error },
-        );
-      });
-    }
-    const timeMs = this.#options.now();
-    const command = commandFromRequest(request, timeMs);
-    this.service.propose(encodeGroupCommand({ type: "kv", command }), (outcome) => {
-      if (!outcome.ok) return respond(serviceFailure(outcome.error));
-      const reply = outcome.value;
-      respond(
-        reply.ok ? { ok: true } : {
-          ok: false,
-          error: reply.error as KvResponseError,
-        },
-      );
-    });
+    serveKvRequest(request, this.#options.now, {
+      read: (key, answer) =>
+        this.service.read(() => this.state.get(key), (outcome) => {
+          if (!outcome.ok) return answer(serviceFailure(outcome.error));
+          answer(
+            outcome.value.ok
+              ? { ok: true, value: outcome.value.value }
+              : { ok: false, error: outcome.value.error },
+          );
+        }),
+      write: (command, answer) =>
+        this.service.propose(encodeGroupCommand({ type: "kv", command }), (outcome) => {
+          if (!outcome.ok) return answer(serviceFailure(outcome.error));
+          const reply = outcome.value;
+          answer(reply.ok ? { ok: true } : { ok: false, error: reply.error as KvResponseError });
+        }),
+    }, respond);
   }
 
   /** A request from another group. */

@@ -55,7 +55,7 @@ export class SimClerk {
   run(invocation: Invocation, done: ClerkDone): void {
     if (this.#busy) throw new Error(`clerk ${this.clientId} already has an operation in flight`);
     this.#busy = true;
-    const request = this.#request(invocation);
+    const request = kvRequestOf(invocation, this.clientId, () => ++this.#seq);
     const handle = this.#recorder.begin(this.clientId, invocation);
     const attempt = new OperationAttempt<KvResponse>({
       servers: this.#cluster.n,
@@ -108,24 +108,6 @@ export class SimClerk {
     step(attempt.first());
   }
 
-  #request(invocation: Invocation): KvRequest {
-    switch (invocation.kind) {
-      case "get":
-        return { type: "get", key: invocation.key };
-      case "put":
-      case "append":
-        return {
-          type: invocation.kind,
-          key: invocation.key,
-          value: invocation.value,
-          clientId: this.clientId,
-          seq: ++this.#seq,
-        };
-      case "delete":
-        return { type: "delete", key: invocation.key, clientId: this.clientId, seq: ++this.#seq };
-    }
-  }
-
   #send(
     server: number,
     request: KvRequest,
@@ -153,5 +135,28 @@ export class SimClerk {
         );
       });
     });
+  }
+}
+
+/** The request of `invocation` for client `clientId`; writes take the next sequence number. */
+export function kvRequestOf(
+  invocation: Invocation,
+  clientId: number,
+  nextSeq: () => number,
+): KvRequest {
+  switch (invocation.kind) {
+    case "get":
+      return { type: "get", key: invocation.key };
+    case "put":
+    case "append":
+      return {
+        type: invocation.kind,
+        key: invocation.key,
+        value: invocation.value,
+        clientId,
+        seq: nextSeq(),
+      };
+    case "delete":
+      return { type: "delete", key: invocation.key, clientId, seq: nextSeq() };
   }
 }

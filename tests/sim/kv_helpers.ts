@@ -81,14 +81,56 @@ export interface Started {
   readonly startedAt: number;
 }
 
+/** A simulated client of either simulator: one operation at a time, answered by callback. */
+export interface SimClient {
+  readonly clientId: number;
+  run(invocation: Invocation, done: (output: string | null) => void): void;
+}
+
+/** What drives virtual time (a SimCluster, or a sharded world). */
+export interface SimClock {
+  readonly now: number;
+  runUntil(predicate: () => boolean, ms: number): boolean;
+}
+
 /** Starts `invocation` on `clerk` and returns at once. */
-export function start(world: KvWorld, clerk: SimClerk, invocation: Invocation): Started {
-  const started: Started = { done: false, output: null, invocation, startedAt: world.cluster.now };
+export function startOn(clock: SimClock, clerk: SimClient, invocation: Invocation): Started {
+  const started: Started = { done: false, output: null, invocation, startedAt: clock.now };
   clerk.run(invocation, (output) => {
     started.done = true;
     started.output = output;
   });
   return started;
+}
+
+/**
+ * Runs `invocation` to completion (at most `withinMs` virtual ms) and returns its output;
+ * throws when it does not complete or is refused for good (`context` ends the message).
+ */
+export function performOn(
+  clock: SimClock,
+  clerk: SimClient,
+  invocation: Invocation,
+  withinMs = OPERATION_WITHIN_MS,
+  context = "",
+): string {
+  const started = startOn(clock, clerk, invocation);
+  clock.runUntil(() => started.done, withinMs);
+  if (!started.done) {
+    throw new Error(
+      `${describe(invocation)} by client ${clerk.clientId} did not complete within ${withinMs} ` +
+        `virtual ms (called at ${started.startedAt.toFixed(0)} ms${context})`,
+    );
+  }
+  if (started.output === null) {
+    throw new Error(`${describe(invocation)} by client ${clerk.clientId} was refused for good`);
+  }
+  return started.output;
+}
+
+/** Starts `invocation` on `clerk` and returns at once. */
+export function start(world: KvWorld, clerk: SimClerk, invocation: Invocation): Started {
+  return startOn(world.cluster, clerk, invocation);
 }
 
 /** Runs `invocation` to completion (at most `withinMs` virtual ms) and returns its output. */
@@ -98,18 +140,7 @@ export function perform(
   invocation: Invocation,
   withinMs = OPERATION_WITHIN_MS,
 ): string {
-  const started = start(world, clerk, invocation);
-  world.cluster.runUntil(() => started.done, withinMs);
-  if (!started.done) {
-    throw new Error(
-      `${describe(invocation)} by client ${clerk.clientId} did not complete within ${withinMs} ` +
-        `virtual ms (called at ${started.startedAt.toFixed(0)} ms)`,
-    );
-  }
-  if (started.output === null) {
-    throw new Error(`${describe(invocation)} by client ${clerk.clientId} was refused for good`);
-  }
-  return started.output;
+  return performOn(world.cluster, clerk, invocation, withinMs);
 }
 
 /** The lab's check(): a get of `key` must read `expected`. */

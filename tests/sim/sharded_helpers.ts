@@ -7,7 +7,7 @@
 import type { MasterResponse } from "../../src/shard/master_protocol.ts";
 import type { ShardConfig } from "../../src/shard/shard_config.ts";
 import type { Invocation } from "../linearizability/mod.ts";
-import { describe, short } from "./kv_helpers.ts";
+import { performOn, short, type Started, startOn } from "./kv_helpers.ts";
 import {
   type MasterChange,
   SHARDED_OPERATION_WITHIN_MS,
@@ -16,13 +16,7 @@ import {
   type SimShardedClerk,
 } from "./sharded_world.ts";
 
-/** An operation started without waiting: `done` flips when the clerk answers. */
-export interface Started {
-  done: boolean;
-  output: string | null;
-  readonly invocation: Invocation;
-  readonly startedAt: number;
-}
+export type { Started };
 
 /** Starts `invocation` on `clerk` and returns at once. */
 export function start(
@@ -30,12 +24,7 @@ export function start(
   clerk: SimShardedClerk,
   invocation: Invocation,
 ): Started {
-  const started: Started = { done: false, output: null, invocation, startedAt: world.now };
-  clerk.run(invocation, (output) => {
-    started.done = true;
-    started.output = output;
-  });
-  return started;
+  return startOn(world, clerk, invocation);
 }
 
 /** Runs `invocation` to completion (at most `withinMs` virtual ms) and returns its output. */
@@ -45,18 +34,7 @@ export function perform(
   invocation: Invocation,
   withinMs = SHARDED_OPERATION_WITHIN_MS,
 ): string {
-  const started = start(world, clerk, invocation);
-  world.runUntil(() => started.done, withinMs);
-  if (!started.done) {
-    throw new Error(
-      `${describe(invocation)} by client ${clerk.clientId} did not complete within ${withinMs} ` +
-        `virtual ms (called at ${started.startedAt.toFixed(0)} ms, seed ${world.seed})`,
-    );
-  }
-  if (started.output === null) {
-    throw new Error(`${describe(invocation)} by client ${clerk.clientId} was refused for good`);
-  }
-  return started.output;
+  return performOn(world, clerk, invocation, withinMs, `, seed ${world.seed}`);
 }
 
 /** The lab's check(): a get of `key` must read `expected`. */

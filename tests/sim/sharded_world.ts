@@ -32,6 +32,8 @@ import { silentLogger } from "../../src/util/logger.ts";
 import { Prng } from "../../src/util/prng.ts";
 import { HistoryRecorder, type Invocation } from "../linearizability/mod.ts";
 import { SimCluster, type SimService } from "./cluster.ts";
+import { kvRequestOf } from "./kv_clerk.ts";
+import type { ServiceRaftOptions } from "../../src/server/replica_process.ts";
 import { Scheduler } from "./scheduler.ts";
 
 /** The classic harness's NShards. */
@@ -83,6 +85,48 @@ export interface CallSettings {
   readonly random: Prng;
 }
 
+/** A server on a replicated-service shell, as the simulator hosts it. */
+function hosted(
+  service: { readonly node: SimService["node"]; readonly appliedIndex: number },
+  tick: () => void,
+  stop: () => void,
+): SimService {
+  return {
+    get node() {
+      return service.node;
+    },
+    get appliedIndex() {
+      return service.appliedIndex;
+    },
+    tick,
+    stop,
+  };
+}
+
+/**
+ * A Raft group on the world's clock whose replicas each host a server made by `make`;
+ * `servers[k]` is replica k's latest incarnation.
+ */
+function hostCluster<Server>(
+  world: ShardedWorld,
+  seed: number,
+  replicas: number,
+  make: (raft: ServiceRaftOptions) => [Server, SimService],
+): { cluster: SimCluster; servers: (Server | null)[] } {
+  const servers: (Server | null)[] = Array.from({ length: replicas }, () => null);
+  const cluster = new SimCluster({
+    nodes: replicas,
+    seed,
+    scheduler: world.scheduler,
+    service: (k, raft) => {
+      const [server, service] = make(raft);
+      servers[k] = server;
+      return service;
+    },
+  });
+  return { cluster, servers };
+}
+
 /** A shard master group in the world (there may be two: the Rejection test adds one). */
 export class SimMasterGroup {
   readonly cluster: SimCluster;
@@ -90,32 +134,21 @@ export class SimMasterGroup {
   readonly target: CallTarget<MasterRequest, MasterResponse>;
 
   constructor(world: ShardedWorld, seed: number, replicas: number) {
-    const servers: (ShardMasterServer | null)[] = Array.from({ length: replicas }, () => null);
-    this.servers = servers;
-    this.cluster = new SimCluster({
-      nodes: replicas,
-      seed,
-      scheduler: world.scheduler,
-      service: (k, raft): SimService => {
-        const server = new ShardMasterServer({
-          raft,
-          shardCount: SHARDED_SHARD_COUNT,
-          snapshotThresholdBytes: -1,
-          now: () => Math.floor(world.now),
-        });
-        servers[k] = server;
-        return {
-          get node() {
-            return server.node;
-          },
-          get appliedIndex() {
-            return server.service.appliedIndex;
-          },
-          tick: () => server.service.tick(),
-          stop: () => server.service.stop(),
-        };
-      },
+    const hosting = hostCluster(world, seed, replicas, (raft) => {
+      const server = new ShardMasterServer({
+        raft,
+        shardCount: SHARDED_SHARD_COUNT,
+        snapshotThresholdBytes: -1,
+        now: () => Math.floor(world.now),
+      });
+      return [
+        server,
+        hosted(server.service, () => server.service.tick(), () => server.service.stop()),
+      ];
     });
+    const servers = hosting.servers;
+    this.servers = servers;
+    this.cluster = hosting.cluster;
     this.target = {
       cluster: this.cluster,
       submit: (k, request, respond) => servers[k]!.submit(request, respond),
@@ -142,36 +175,22 @@ export class SimGroup {
   ) {
     this.gid = gid;
     this.names = Array.from({ length: replicas }, (_, k) => `g${gid}-${k}`);
-    const servers: (GroupServer | null)[] = Array.from({ length: replicas }, () => null);
-    this.servers = servers;
-    this.cluster = new SimCluster({
-      nodes: replicas,
-      seed,
-      scheduler: world.scheduler,
-      service: (k, raft): SimService => {
-        const server = new GroupServer({
-          raft,
-          gid,
-          shardCount: SHARDED_SHARD_COUNT,
-          snapshotThresholdBytes: maxRaftStateBytes,
-          now: () => Math.floor(world.now),
-          neighbours: world.neighbours(world.random.fork()),
-          logger: silentLogger,
-          pollTicks: POLL_TICKS,
-        });
-        servers[k] = server;
-        return {
-          get node() {
-            return server.node;
-          },
-          get appliedIndex() {
-            return server.service.appliedIndex;
-          },
-          tick: () => server.tick(),
-          stop: () => server.stop(),
-        };
-      },
+    const hosting = hostCluster(world, seed, replicas, (raft) => {
+      const server = new GroupServer({
+        raft,
+        gid,
+        shardCount: SHARDED_SHARD_COUNT,
+        snapshotThresholdBytes: maxRaftStateBytes,
+        now: () => Math.floor(world.now),
+        neighbours: world.neighbours(world.random.fork()),
+        logger: silentLogger,
+        pollTicks: POLL_TICKS,
+      });
+      return [server, hosted(server.service, () => server.tick(), () => server.stop())];
     });
+    const servers = hosting.servers;
+    this.servers = servers;
+    this.cluster = hosting.cluster;
     this.kvTarget = {
       cluster: this.cluster,
       submit: (k, request, respond) => servers[k]!.submit(request, respond),
@@ -522,7 +541,7 @@ export class SimShardedClerk {
   run(invocation: Invocation, done: (output: string | null) => void): void {
     assert(!this.#busy, () => `clerk ${this.clientId} already has an operation in flight`);
     this.#busy = true;
-    const request = this.#request(invocation);
+    const request = kvRequestOf(invocation, this.clientId, () => ++this.#seq);
     const world = this.#world;
     const handle = world.recorder.begin(this.clientId, invocation);
     const finish = (output: string | null) => {
@@ -564,24 +583,6 @@ export class SimShardedClerk {
       });
     };
     attemptOnce();
-  }
-
-  #request(invocation: Invocation): KvRequest {
-    switch (invocation.kind) {
-      case "get":
-        return { type: "get", key: invocation.key };
-      case "put":
-      case "append":
-        return {
-          type: invocation.kind,
-          key: invocation.key,
-          value: invocation.value,
-          clientId: this.clientId,
-          seq: ++this.#seq,
-        };
-      case "delete":
-        return { type: "delete", key: invocation.key, clientId: this.clientId, seq: ++this.#seq };
-    }
   }
 }
 

@@ -125,17 +125,22 @@ function shardsOwnedBy(world: ShardedWorld, admin: SimMasterClerk, gid: number):
 
 // ------------------------------------------------------------------ 5A-style tests
 
+/** The static tests' start: groups 100 and 101 joined, one key per shard with 20-letter values. */
+function staticSetup(seed: number): { s: Setup; keys: string[]; expected: string[] } {
+  const s = setup(seed, -1);
+  join(s.world, s.admin, G0);
+  join(s.world, s.admin, G1);
+  const keys = keysPerShard();
+  return { s, keys, expected: putAll(s, keys, () => randomString(s.world, 20)) };
+}
+
 /**
  * StaticShards: with group 101 down, exactly the gets of 100's keys finish within 2 s and read
  * correctly; after 101 restarts, every key reads back.
  */
 export function staticShards(seed: number): ScenarioReport {
-  const s = setup(seed, -1);
+  const { s, keys, expected } = staticSetup(seed);
   const { world, admin } = s;
-  join(world, admin, G0);
-  join(world, admin, G1);
-  const keys = keysPerShard();
-  const expected = putAll(s, keys, () => randomString(world, 20));
   checkAll(s, keys, expected);
   world.shutdownGroup(G1);
   checkNoSnapshots(world);
@@ -162,12 +167,8 @@ export function staticShards(seed: number): ScenarioReport {
  * (wrongGroup), so those never finish and no get reads "".
  */
 export function rejection(seed: number): ScenarioReport {
-  const s = setup(seed, -1);
+  const { s, keys, expected } = staticSetup(seed);
   const { world, admin } = s;
-  join(world, admin, G0);
-  join(world, admin, G1);
-  const keys = keysPerShard();
-  const expected = putAll(s, keys, () => randomString(world, 20));
   const ownedBy0 = shardsOwnedBy(world, admin, G0);
   const other = world.newMasterGroup();
   join(world, world.newMasterClerk(other), G0);
@@ -266,48 +267,100 @@ export function missChange(seed: number): ScenarioReport {
 }
 
 /**
- * Clients that each append to their own key in a loop (the lab's concurrent appenders): the
- * expected value grows only when an append is acknowledged.
+ * Simulated clients, each running operations in a loop until stopped: `next` picks client c's
+ * next operation, `onDone` sees its answer, and a client pauses `pauseMs()` between two.
  */
-class Appenders {
-  readonly keys: readonly string[];
-  readonly expected: string[];
+class ClientLoops {
   #running = true;
   #inFlight = 0;
 
   constructor(
     readonly world: ShardedWorld,
+    count: number,
+    next: (c: number, random: Prng) => Invocation,
+    pauseMs: (random: Prng) => number,
+    onDone: (c: number, invocation: Invocation, output: string | null) => void = () => {},
+  ) {
+    for (let c = 0; c < count; c++) {
+      const clerk = world.newClerk();
+      const random = world.random.fork();
+      const loop = (): void => {
+        if (!this.#running) return;
+        const invocation = next(c, random);
+        this.#inFlight++;
+        clerk.run(invocation, (output) => {
+          this.#inFlight--;
+          onDone(c, invocation, output);
+          const pause = pauseMs(random);
+          if (pause > 0) world.scheduler.at(pause, loop);
+          else loop();
+        });
+      };
+      loop();
+    }
+  }
+
+  /** Stops starting operations, and waits for those in flight. */
+  stop(withinMs = 60_000): void {
+    this.#running = false;
+    this.world.runUntil(() => this.#inFlight === 0, withinMs);
+    assert.equal(this.#inFlight, 0, `operations still in flight (seed ${this.world.seed})`);
+  }
+}
+
+/**
+ * The lab's concurrent appenders: client i appends `length` random letters to key i every
+ * `pauseMs`; its expected value grows only when an append is acknowledged.
+ */
+class Appenders {
+  readonly expected: string[];
+  readonly #loops: ClientLoops;
+
+  constructor(
+    world: ShardedWorld,
     keys: readonly string[],
     initial: readonly string[],
     length: number,
     pauseMs: number,
   ) {
-    this.keys = keys;
     this.expected = [...initial];
-    keys.forEach((key, i) => {
-      const clerk = world.newClerk();
-      const loop = (): void => {
-        if (!this.#running) return;
-        const value = randomString(world, length);
-        this.#inFlight++;
-        clerk.run({ kind: "append", key, value }, (output) => {
-          this.#inFlight--;
-          assert.ok(output !== null, `append to ${key} refused for good (seed ${world.seed})`);
-          this.expected[i] += value;
-          if (pauseMs > 0) world.scheduler.at(pauseMs, loop);
-          else loop();
-        });
-      };
-      loop();
-    });
+    this.#loops = new ClientLoops(
+      world,
+      keys.length,
+      (c) => ({ kind: "append", key: keys[c]!, value: randomString(world, length) }),
+      () => pauseMs,
+      (c, invocation, output) => {
+        assert.ok(output !== null, `append to ${keys[c]} refused for good (seed ${world.seed})`);
+        if (invocation.kind === "append") this.expected[c] += invocation.value;
+      },
+    );
   }
 
-  /** Stops starting appends, and waits for those in flight. */
-  stop(withinMs = 60_000): void {
-    this.#running = false;
-    this.world.runUntil(() => this.#inFlight === 0, withinMs);
-    assert.equal(this.#inFlight, 0, `appends still in flight (seed ${this.world.seed})`);
+  stop(): void {
+    this.#loops.stop();
   }
+}
+
+/**
+ * The lab's random-key clients: appends and puts in the given shares (per mille), gets
+ * otherwise, on random keys; only the linearizability checker judges them.
+ */
+function randomClients(
+  world: ShardedWorld,
+  count: number,
+  keys: readonly string[],
+  mix: { readonly appendPermille: number; readonly putPermille: number },
+  maxPauseMs: number,
+): ClientLoops {
+  return new ClientLoops(world, count, (c, random) => {
+    const key = keys[random.int(keys.length)]!;
+    const roll = random.int(1000);
+    return roll < mix.appendPermille
+      ? { kind: "append", key, value: `x ${c} ${random.int(1_000_000)} y` }
+      : roll < mix.appendPermille + mix.putPermille
+      ? { kind: "put", key, value: `p ${c} ${random.int(1_000_000)}` }
+      : { kind: "get", key };
+  }, (random) => (maxPauseMs > 0 ? random.int(maxPauseMs) : 0));
 }
 
 /** Concurrent1: appenders every 10 ms through joins, leaves and a crash of all three groups. */
@@ -464,33 +517,10 @@ export function unreliable3(seed: number): ScenarioReport & { readonly check: Hi
   join(world, admin, G0);
   const keys = keysPerShard();
   putAll(s, keys, () => randomString(world, 5));
-  let running = true;
-  let inFlight = 0;
-  for (let c = 0; c < 10; c++) {
-    const clerk = world.newClerk();
-    const random = world.random.fork();
-    const loop = (): void => {
-      if (!running) return;
-      const key = keys[random.int(keys.length)]!;
-      const roll = random.int(1000);
-      const invocation: Invocation = roll < 500
-        ? { kind: "append", key, value: `x ${c} ${random.int(1_000_000)} y` }
-        : roll < 550
-        ? { kind: "put", key, value: `p ${c} ${random.int(1_000_000)}` }
-        : { kind: "get", key };
-      inFlight++;
-      clerk.run(invocation, () => {
-        inFlight--;
-        loop();
-      });
-    };
-    loop();
-  }
+  const clients = randomClients(world, 10, keys, { appendPermille: 500, putPermille: 50 }, 0);
   unreliableSchedule(world, admin);
-  running = false;
   world.setReliable(true);
-  world.runUntil(() => inFlight === 0, 60_000);
-  assert.equal(inFlight, 0, `operations still in flight (seed ${seed})`);
+  clients.stop();
   const check = checkLinearizable(
     {
       seed,
@@ -661,28 +691,7 @@ export function randomFaults(seed: number): ScenarioReport & { readonly check: H
   join(world, admin, first);
   members.add(first);
   const keys = keysPerShard();
-  let running = true;
-  let inFlight = 0;
-  for (let c = 0; c < 5; c++) {
-    const clerk = world.newClerk();
-    const random = world.random.fork();
-    const loop = (): void => {
-      if (!running) return;
-      const key = keys[random.int(keys.length)]!;
-      const roll = random.int(100);
-      const invocation: Invocation = roll < 45
-        ? { kind: "append", key, value: `${c}.${random.int(1_000_000)} ` }
-        : roll < 55
-        ? { kind: "put", key, value: `${c}.${random.int(1_000_000)} ` }
-        : { kind: "get", key };
-      inFlight++;
-      clerk.run(invocation, () => {
-        inFlight--;
-        world.scheduler.at(random.int(20), loop);
-      });
-    };
-    loop();
-  }
+  const clients = randomClients(world, 5, keys, { appendPermille: 450, putPermille: 100 }, 20);
   const faults: string[] = [];
   let masterDown = -1;
   const end = world.now + 15_000;
@@ -749,9 +758,7 @@ export function randomFaults(seed: number): ScenarioReport & { readonly check: H
     world.startGroup(gid);
   }
   world.setReliable(true);
-  running = false;
-  world.runUntil(() => inFlight === 0, 60_000);
-  assert.equal(inFlight, 0, `operations still in flight after healing (seed ${seed}: ${faults})`);
+  clients.stop();
   const reader = world.newClerk();
   for (const key of keys) perform(world, reader, { kind: "get", key });
   const check = checkLinearizable(
