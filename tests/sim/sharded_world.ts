@@ -225,6 +225,8 @@ export class ShardedWorld {
   readonly groups = new Map<number, SimGroup>();
   unreliable: boolean;
   readonly #names = new Map<string, { group: SimGroup; k: number }>();
+  /** Replicas no RPC reaches (clients, the master's callers, other groups), by cluster. */
+  readonly #unreachable = new Map<SimCluster, Set<number>>();
   #nextClientId = 1;
   #nextClusterSeed: number;
 
@@ -295,6 +297,17 @@ export class ShardedWorld {
     for (let k = 0; k < cluster.n; k++) if (cluster.replicas[k] === null) cluster.start(k);
   }
 
+  /**
+   * Cuts (or restores) replica k of `cluster` off from every RPC: calls to it fail after
+   * 0–100 ms, as to a crashed replica. Its Raft links are the cluster's own business.
+   */
+  setReachable(cluster: SimCluster, k: number, reachable: boolean): void {
+    let cut = this.#unreachable.get(cluster);
+    if (cut === undefined) this.#unreachable.set(cluster, cut = new Set());
+    if (reachable) cut.delete(k);
+    else cut.add(k);
+  }
+
   /** A fresh client id (ids are never reused). */
   nextClientId(): number {
     return this.#nextClientId++;
@@ -320,13 +333,16 @@ export class ShardedWorld {
     if (unreliable && random.chance(0.1)) return scheduler.at(delay, onFailure);
     scheduler.at(delay, () => {
       const replica = target.cluster.replicas[k];
-      if (replica === null || replica === undefined) {
+      if (
+        replica === null || replica === undefined || this.#unreachable.get(target.cluster)?.has(k)
+      ) {
         return scheduler.at(random.int(100), onFailure);
       }
       const generation = replica.generation;
       target.submit(k, request, (response) => {
-        // A replica that crashed while the request waited sends nothing.
+        // A replica that crashed, or was cut off, while the request waited sends nothing.
         if (target.cluster.replicas[k]?.generation !== generation) return;
+        if (this.#unreachable.get(target.cluster)?.has(k)) return;
         const back = this.unreliable ? random.int(27) : random.float();
         if (this.unreliable && random.chance(0.1)) return scheduler.at(back, onFailure);
         scheduler.at(back, () => onReply(response));

@@ -341,6 +341,12 @@ class Appenders {
   }
 }
 
+/** A put's value: short, or (a third of the time, when `bigBytes` > 0) `bigBytes` long. */
+function putValue(c: number, random: Prng, bigBytes: number): string {
+  const tag = `p ${c} ${random.int(1_000_000)}`;
+  return bigBytes > 0 && random.chance(1 / 3) ? tag + " " + "z".repeat(bigBytes) : tag;
+}
+
 /**
  * The lab's random-key clients: appends and puts in the given shares (per mille), gets
  * otherwise, on random keys; only the linearizability checker judges them.
@@ -349,7 +355,12 @@ function randomClients(
   world: ShardedWorld,
   count: number,
   keys: readonly string[],
-  mix: { readonly appendPermille: number; readonly putPermille: number },
+  mix: {
+    readonly appendPermille: number;
+    readonly putPermille: number;
+    /** When positive, a put carries this many bytes a third of the time. */
+    readonly bigPutBytes?: number;
+  },
   maxPauseMs: number,
 ): ClientLoops {
   return new ClientLoops(world, count, (c, random) => {
@@ -358,7 +369,7 @@ function randomClients(
     return roll < mix.appendPermille
       ? { kind: "append", key, value: `x ${c} ${random.int(1_000_000)} y` }
       : roll < mix.appendPermille + mix.putPermille
-      ? { kind: "put", key, value: `p ${c} ${random.int(1_000_000)}` }
+      ? { kind: "put", key, value: putValue(c, random, mix.bigPutBytes ?? 0) }
       : { kind: "get", key };
   }, (random) => (maxPauseMs > 0 ? random.int(maxPauseMs) : 0));
 }
@@ -682,16 +693,37 @@ export const SHARDKV_SCENARIOS = {
  */
 export function randomFaults(seed: number): ScenarioReport & { readonly check: HistoryFigures } {
   const probe = new Prng(seed);
-  const maxRaftState = [-1, 100, 1_000][probe.int(3)]!;
+  // A quarter of the runs write values of up to 300 KB, so shards move in several parts.
+  const bigValues = probe.chance(0.25);
+  const maxRaftState = bigValues
+    ? [-1, 1_000_000][probe.int(2)]!
+    : [-1, 1, 100, 1_000, 10_000][probe.int(5)]!;
   const s = setup(seed, maxRaftState, probe.chance(0.5));
   const { world, admin } = s;
+  // A third of the runs also hold back Raft replies for up to 2.2 s inside every group.
+  const reordering = probe.chance(0.33);
+  for (
+    const cluster of [
+      world.master.cluster,
+      ...[...world.groups.values()].map((g) => g.cluster),
+    ]
+  ) {
+    cluster.setLongReordering(reordering);
+  }
   const gids = [G0, G1, G2];
   const members = new Set<number>();
   const first = gids[probe.int(3)]!;
   join(world, admin, first);
   members.add(first);
-  const keys = keysPerShard();
-  const clients = randomClients(world, 5, keys, { appendPermille: 450, putPermille: 100 }, 20);
+  // Big values need several keys per shard for a shard to span several parts.
+  const keys = bigValues ? Array.from({ length: 30 }, (_, k) => `r${k}`) : keysPerShard();
+  const clients = randomClients(
+    world,
+    5,
+    keys,
+    { appendPermille: 450, putPermille: 100, bigPutBytes: bigValues ? 300_000 : 0 },
+    20,
+  );
   const faults: string[] = [];
   let masterDown = -1;
   const end = world.now + 15_000;
@@ -735,7 +767,17 @@ export function randomFaults(seed: number): ScenarioReport & { readonly check: H
       world.run(probe.int(2_000));
       group.cluster.connectAll();
       faults.push(`partition ${group.gid}: ${alone} | ${rest}`);
-    } else if (roll < 89) {
+    } else if (roll < 84) {
+      // One replica cut off from everything (Raft and RPC), whichever role it has.
+      const group = world.group(gids[probe.int(3)]!);
+      const k = probe.int(group.cluster.n);
+      group.cluster.disconnect(k);
+      world.setReachable(group.cluster, k, false);
+      world.run(probe.int(2_500));
+      world.setReachable(group.cluster, k, true);
+      group.cluster.connect(k);
+      faults.push(`isolate ${group.gid}-${k}`);
+    } else if (roll < 91) {
       const masters = world.master.cluster;
       if (masterDown >= 0) {
         masters.start(masterDown);
@@ -755,8 +797,10 @@ export function randomFaults(seed: number): ScenarioReport & { readonly check: H
   if (masterDown >= 0) world.master.cluster.start(masterDown);
   for (const gid of gids) {
     world.group(gid).cluster.connectAll();
+    world.group(gid).cluster.setLongReordering(false);
     world.startGroup(gid);
   }
+  world.master.cluster.setLongReordering(false);
   world.setReliable(true);
   clients.stop();
   const reader = world.newClerk();
@@ -768,7 +812,13 @@ export function randomFaults(seed: number): ScenarioReport & { readonly check: H
     } as Parameters<typeof checkLinearizable>[0],
   );
   return {
-    ...report(world, { faults: faults.length, maxRaftState, verdict: check.verdict }),
+    ...report(world, {
+      faults: faults.length,
+      maxRaftState,
+      bigValues: String(bigValues),
+      reordering: String(reordering),
+      verdict: check.verdict,
+    }),
     check,
   };
 }
