@@ -17,6 +17,7 @@ import {
 import { ShardMasterClerk } from "../shard/master_clerk.ts";
 import { assert } from "../util/assert.ts";
 import { Prng } from "../util/prng.ts";
+import { registerGroupMetrics } from "./replica_metrics.ts";
 import { groupOf, type ReplicaStartOptions, startReplicaProcess } from "./replica_process.ts";
 
 /** What `startGroupReplica` needs. */
@@ -128,6 +129,7 @@ export async function startGroupReplica(options: GroupReplicaOptions): Promise<G
         tick: () => groupServer.tick(),
         stop: () => groupServer.stop(),
         status: () => ({ ...groupServer.statusFields(), kv: { ...groupServer.counters } }),
+        registerMetrics: (registry) => registerGroupMetrics(registry, groupServer),
       };
     },
   });

@@ -13,6 +13,7 @@ import { parseMasterRequest } from "../shard/master_protocol.ts";
 import { ShardMasterServer } from "../shard/master_server.ts";
 import { joinGroups } from "../shard/join_groups.ts";
 import { assert } from "../util/assert.ts";
+import { registerMasterMetrics } from "./replica_metrics.ts";
 import { type ReplicaStartOptions, startReplicaProcess } from "./replica_process.ts";
 
 /** What `startShardMasterReplica` needs. */
@@ -69,6 +70,7 @@ export async function startShardMasterReplica(
         tick: () => master.tick(),
         stop: () => master.stop(),
         status: () => ({ config: master.state.latest().num, shardmaster: { ...master.counters } }),
+        registerMetrics: (registry) => registerMasterMetrics(registry, master),
         adminRoutes: (app, requireToken) => {
           app.post(
             "/join",

@@ -1,13 +1,18 @@
 /**
  * The Prometheus metrics of a replica process: Raft progress read from the core at scrape
  * time, counters and latency histograms updated by the storage and the ready loop, and
- * network bytes per peer read from the transport and server statistics.
+ * network bytes per peer read from the transport and server statistics. A group replica adds
+ * its configuration, shard states and migration counters; a shard master replica its latest
+ * configuration number.
  */
 
 import type { RaftNode } from "../raft/node.ts";
 import type { NetServer } from "../net/server.ts";
 import type { TcpTransport } from "../net/tcp_transport.ts";
 import { type Counter, type Histogram, MetricsRegistry } from "../util/metrics.ts";
+import type { GroupServer } from "../shard/group_server.ts";
+import type { ShardStateKind } from "../shard/group_state.ts";
+import type { ShardMasterServer } from "../shard/master_server.ts";
 import type { ServiceView } from "./replica_process.ts";
 
 /** Metrics the process updates as things happen (the rest are read at scrape time). */
@@ -129,4 +134,56 @@ export function createReplicaMetrics(
       return registry.render();
     },
   };
+}
+
+/** Registers the metrics of a shard-aware group replica: where its shards are in migration. */
+export function registerGroupMetrics(
+  registry: MetricsRegistry,
+  server: Pick<GroupServer, "state" | "migrationCounters">,
+): void {
+  registry.gauge("shardkv_group_config_num", "Shard configuration this replica has applied.")
+    .collect(() => server.state.currentConfig().num);
+  registry.gauge(
+    "shardkv_group_shards",
+    "Shards held by this replica, by state (serving, pulling, handingOff, waitingGc).",
+  ).collectByLabel("state", () => {
+    const counts = {
+      serving: 0,
+      pulling: 0,
+      handingOff: 0,
+      waitingGc: 0,
+    } satisfies Record<ShardStateKind, number>;
+    for (const kind of Object.values(server.state.shardStates())) counts[kind]++;
+    return counts;
+  });
+  const migration = () => server.migrationCounters;
+  registry.counter(
+    "shardkv_shard_parts_installed_total",
+    "Shard parts pulled by this replica as leader and installed.",
+  ).collect(() => migration().partsInstalled);
+  registry.counter(
+    "shardkv_shard_bytes_installed_total",
+    "Payload bytes of the shard parts pulled by this replica as leader and installed.",
+  ).collect(() => migration().bytesInstalled);
+  registry.counter(
+    "shardkv_shard_pull_failures_total",
+    "Shard pulls by this replica as leader that got no part (no answer, or a refusal).",
+  ).collect(() => migration().pullFailures);
+  registry.counter(
+    "shardkv_shard_gc_confirmed_total",
+    "Handed-off shards whose deletion by the previous owner this replica confirmed as leader.",
+  ).collect(() => migration().gcConfirmed);
+  registry.counter(
+    "shardkv_config_changes_total",
+    "Shard configurations proposed by this replica as leader and applied.",
+  ).collect(() => migration().configChanges);
+}
+
+/** Registers the metrics of a shard master replica. */
+export function registerMasterMetrics(registry: MetricsRegistry, server: ShardMasterServer): void {
+  registry.gauge(
+    "shardkv_master_config_num",
+    "Latest shard configuration this replica has applied.",
+  )
+    .collect(() => server.state.latest().num);
 }

@@ -21,6 +21,7 @@ import { RAFT_DEFAULTS, type RaftConfig } from "../raft/core/raft_config.ts";
 import { FileStorage } from "../raft/wal/file_storage.ts";
 import { assert } from "../util/assert.ts";
 import type { Logger } from "../util/logger.ts";
+import type { MetricsRegistry } from "../util/metrics.ts";
 import { Prng } from "../util/prng.ts";
 import { CountingTransport, TimedStorage } from "./instrumented.ts";
 import { createReplicaMetrics } from "./replica_metrics.ts";
@@ -47,6 +48,8 @@ export interface HostedService {
   status(): Record<string, unknown>;
   /** Service-specific admin routes. */
   adminRoutes?(app: Hono, requireToken: RequireToken): void;
+  /** Registers service-specific metrics of GET /metrics (read from the service when scraped). */
+  registerMetrics?(registry: MetricsRegistry): void;
 }
 
 /** What starting any replica takes: the cluster, which replica, where to log, what to do on a fatal error. */
@@ -181,6 +184,7 @@ export async function startReplicaProcess(options: ReplicaProcessOptions): Promi
       },
     });
     hosted = active;
+    active.registerMetrics?.(metrics.registry);
     const node = active.service.node;
     server = await NetServer.listen({
       host: self.raft.host,

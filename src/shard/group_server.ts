@@ -100,6 +100,23 @@ export interface GroupServerOptions {
   readonly pollTicks: number;
 }
 
+/**
+ * What the leader's background work did on this replica, for /metrics. A proposal counts only
+ * when it applied and changed the state (`changed: true`), so a duplicate counts once.
+ */
+export interface MigrationCounters {
+  /** installShard parts proposed here that applied. */
+  partsInstalled: number;
+  /** Payload bytes of those parts. */
+  bytesInstalled: number;
+  /** Pulls that got no part: no answer in time, a refusal (e.g. notReady), a malformed answer. */
+  pullFailures: number;
+  /** gcDone proposals that applied: the previous owner confirmed it deleted a shard. */
+  gcConfirmed: number;
+  /** Configs proposed here that applied. */
+  configChanges: number;
+}
+
 /** Deadline of one call to the shard master or another group. */
 const NEIGHBOUR_CALL_TIMEOUT_MS = 1_000;
 
@@ -112,6 +129,13 @@ export class GroupServer {
   /** Background calls in flight, by what they are for ("config", "pull 3@7", "gc 3@7"). */
   readonly #inFlight = new Set<string>();
   #stopped = false;
+  readonly #migrationCounters: MigrationCounters = {
+    partsInstalled: 0,
+    bytesInstalled: 0,
+    pullFailures: 0,
+    gcConfirmed: 0,
+    configChanges: 0,
+  };
 
   constructor(options: GroupServerOptions) {
     this.#options = options;
@@ -147,6 +171,11 @@ export class GroupServer {
 
   get counters(): Readonly<ServiceCounters> {
     return this.service.counters;
+  }
+
+  /** Counts of the leader's background work done here (they reset when the process restarts). */
+  get migrationCounters(): Readonly<MigrationCounters> {
+    return this.#migrationCounters;
   }
 
   /** A client request: get, put, append or delete. */
@@ -262,7 +291,10 @@ export class GroupServer {
     this.#options.neighbours.queryConfig(wanted, NEIGHBOUR_CALL_TIMEOUT_MS, (next) => {
       // Unreachable master (null) or no newer config yet: try again next pass.
       if (this.#stopped || next === null || next.num !== wanted) return done();
-      this.#propose({ type: "config", config: configToJson(next) }, () => done());
+      this.#propose({ type: "config", config: configToJson(next) }, (outcome) => {
+        if (appliedWithChange(outcome)) this.#migrationCounters.configChanges++;
+        done();
+      });
     });
   }
 
@@ -273,12 +305,15 @@ export class GroupServer {
       { type: "pullShard", configNum: task.configNum, shard: task.shard, part: task.part },
       NEIGHBOUR_CALL_TIMEOUT_MS,
       (response) => {
+        if (this.#stopped) return done();
         if (
-          this.#stopped || response === null || !response.ok || response.data === undefined ||
+          response === null || !response.ok || response.data === undefined ||
           response.parts === undefined
         ) {
+          this.#migrationCounters.pullFailures++;
           return done();
         }
+        const bytes = response.data.byteLength;
         this.#propose({
           type: "installShard",
           configNum: task.configNum,
@@ -287,6 +322,10 @@ export class GroupServer {
           parts: response.parts,
           data: response.data,
         }, (outcome) => {
+          if (appliedWithChange(outcome)) {
+            this.#migrationCounters.partsInstalled++;
+            this.#migrationCounters.bytesInstalled += bytes;
+          }
           // A part went in: pull the next one now rather than on the next pass.
           const next = outcome.ok && outcome.value.ok
             ? this.state.shardsToPull().find((other) =>
@@ -317,7 +356,10 @@ export class GroupServer {
         if (response.ok || response.error.code === "handedOff") {
           return this.#propose(
             { type: "gcDone", configNum: task.configNum, shard: task.shard },
-            () => done(),
+            (outcome) => {
+              if (appliedWithChange(outcome)) this.#migrationCounters.gcConfirmed++;
+              done();
+            },
           );
         }
         done();
@@ -328,4 +370,9 @@ export class GroupServer {
   #propose(command: GroupCommand, respond: (outcome: Outcome<GroupReply>) => void): void {
     this.service.propose(encodeGroupCommand(command), respond);
   }
+}
+
+/** True when a migration proposal applied and changed the state (not a duplicate, not refused). */
+function appliedWithChange(outcome: Outcome<GroupReply>): boolean {
+  return outcome.ok && outcome.value.ok && "changed" in outcome.value && outcome.value.changed;
 }

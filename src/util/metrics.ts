@@ -31,13 +31,22 @@ function formatNumber(value: number): string {
   return String(value);
 }
 
-/** A monotonically increasing count. */
+/** A monotonically increasing count; kept here, or read when scraped from a count kept elsewhere. */
 export class Counter implements Renderable {
   readonly #values = new Map<string, number>();
+  #collect: (() => number) | null = null;
   constructor(readonly name: string, readonly help: string) {}
+
+  /** Reads the (unlabelled) total at scrape time, for a count the service keeps itself. */
+  collect(read: () => number): this {
+    assert(this.#values.size === 0, () => `Counter ${this.name} is both kept and collected`);
+    this.#collect = read;
+    return this;
+  }
 
   inc(amount = 1, labels?: Labels): void {
     assert(amount >= 0, () => `Counter ${this.name} cannot decrease (${amount})`);
+    assert(this.#collect === null, () => `Counter ${this.name} is collected, not incremented`);
     const key = labelKey(labels);
     this.#values.set(key, (this.#values.get(key) ?? 0) + amount);
   }
@@ -48,6 +57,12 @@ export class Counter implements Renderable {
 
   render(out: string[]): void {
     out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`);
+    if (this.#collect !== null) {
+      const total = this.#collect();
+      assert(total >= 0, () => `Counter ${this.name} read a negative total (${total})`);
+      out.push(`${this.name} ${formatNumber(total)}`);
+      return;
+    }
     if (this.#values.size === 0) out.push(`${this.name} 0`);
     for (const [key, value] of this.#values) out.push(`${this.name}${key} ${formatNumber(value)}`);
   }
@@ -57,6 +72,10 @@ export class Counter implements Renderable {
 export class Gauge implements Renderable {
   readonly #values = new Map<string, number>();
   #collect: (() => number) | null = null;
+  #collectByLabel: {
+    readonly label: string;
+    readonly read: () => Readonly<Record<string, number>>;
+  } | null = null;
   constructor(readonly name: string, readonly help: string) {}
 
   set(value: number, labels?: Labels): void {
@@ -69,9 +88,24 @@ export class Gauge implements Renderable {
     return this;
   }
 
+  /**
+   * Computes one sample per value of `label` at scrape time: `read` answers the value of each,
+   * e.g. `{ serving: 3, pulling: 0 }` for `label` "state".
+   */
+  collectByLabel(label: string, read: () => Readonly<Record<string, number>>): this {
+    this.#collectByLabel = { label, read };
+    return this;
+  }
+
   render(out: string[]): void {
     out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`);
     if (this.#collect !== null) out.push(`${this.name} ${formatNumber(this.#collect())}`);
+    if (this.#collectByLabel !== null) {
+      const { label, read } = this.#collectByLabel;
+      for (const [value, sample] of Object.entries(read())) {
+        out.push(`${this.name}${labelKey({ [label]: value })} ${formatNumber(sample)}`);
+      }
+    }
     for (const [key, value] of this.#values) out.push(`${this.name}${key} ${formatNumber(value)}`);
   }
 }

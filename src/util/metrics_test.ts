@@ -39,3 +39,26 @@ Deno.test("metrics: label values are escaped", () => {
   registry.counter("c_total", "C.").inc(1, { path: 'a"b\\c' });
   assert.match(registry.render(), /c_total\{path="a\\"b\\\\c"\} 1/);
 });
+
+Deno.test("metrics: a collected counter and a gauge collected by label are read at scrape time", () => {
+  const registry = new MetricsRegistry();
+  let installed = 0;
+  const counts: Record<string, number> = { serving: 2, pulling: 0 };
+  registry.counter("parts_installed_total", "Parts.").collect(() => installed);
+  registry.gauge("shards", "Shards by state.").collectByLabel("state", () => counts);
+  installed = 3;
+  counts.pulling = 1;
+  const text = registry.render();
+  assert.match(text, /# TYPE parts_installed_total counter\nparts_installed_total 3\n/);
+  assert.match(
+    text,
+    /# TYPE shards gauge\nshards\{state="serving"\} 2\nshards\{state="pulling"\} 1\n/,
+  );
+  const kept = registry.counter("kept_total", "Kept.");
+  kept.inc();
+  assert.throws(() => kept.collect(() => 1), /both kept and collected/);
+  assert.throws(
+    () => registry.counter("read_total", "Read.").collect(() => 1).inc(),
+    /collected, not incremented/,
+  );
+});
