@@ -23,6 +23,12 @@ export type ServiceReply =
 /** Error codes that mean "ask again later, here": the server is overloaded, not wrong. */
 const RETRY_LATER: ReadonlySet<string> = new Set(["busy", "tooManySessions"]);
 
+/**
+ * Error codes that mean "this server is behind; another may not be": a group replica that has
+ * not applied the config a shard pull needs answers notReady from its own applied state.
+ */
+const TRY_ANOTHER: ReadonlySet<string> = new Set(["notReady"]);
+
 /** What the shell should do next. */
 export type ClerkAction<Reply extends ServiceReply = ServiceReply> =
   | { readonly type: "send"; readonly server: number }
@@ -82,6 +88,7 @@ export class OperationAttempt<Reply extends ServiceReply = ServiceReply> {
       return this.#nextServer();
     }
     if (RETRY_LATER.has(error.code)) return this.#backoff();
+    if (TRY_ANOTHER.has(error.code)) return this.#nextServer();
     return { type: "done", response }; // Final: retrying cannot change the answer.
   }
 

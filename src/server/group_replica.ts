@@ -48,6 +48,14 @@ export async function startGroupReplica(options: GroupReplicaOptions): Promise<G
   const transports = new Map<string, RpcGroupTransport<GroupPeerRequest, GroupPeerResponse>>();
   let server: GroupServer | null = null;
   const random = new Prng(crypto.getRandomValues(new Uint32Array(1))[0]!);
+  /** Where each group's calls last found an answering replica; the next call starts there. */
+  const leaders = new Map<string, { server: number }>();
+  const leaderOf = (servers: readonly string[]): { server: number } => {
+    const key = servers.join(",");
+    let leader = leaders.get(key);
+    if (leader === undefined) leaders.set(key, leader = { server: 0 });
+    return leader;
+  };
   /** One transport per distinct replica list, opened on first use and closed on stop. */
   const peerTransport = (
     servers: readonly string[],
@@ -101,7 +109,7 @@ export async function startGroupReplica(options: GroupReplicaOptions): Promise<G
               timeoutMs,
               attemptTimeoutMs: timeoutMs / 2,
               random,
-              leader: { server: 0 },
+              leader: leaderOf(servers),
             }).then(done, (error) => {
               if (!(error instanceof TimeoutError)) {
                 options.logger.warn("call to another group failed", {
@@ -150,12 +158,12 @@ function parsePeerRequest(body: unknown): GroupPeerRequest | null {
   if (typeof body !== "object" || body === null) return null;
   const fields = body as Record<string, unknown>;
   if (fields.type !== "pullShard" && fields.type !== "deleteShard") return null;
-  if (!Number.isSafeInteger(fields.configNum) || !Number.isSafeInteger(fields.shard)) return null;
-  const configNum = fields.configNum as number;
-  const shard = fields.shard as number;
+  if (!isCount(fields.configNum) || !isCount(fields.shard)) return null;
+  const configNum = fields.configNum;
+  const shard = fields.shard;
   if (fields.type === "deleteShard") return { type: "deleteShard", configNum, shard };
-  if (!Number.isSafeInteger(fields.part)) return null;
-  return { type: "pullShard", configNum, shard, part: fields.part as number };
+  if (!isCount(fields.part)) return null;
+  return { type: "pullShard", configNum, shard, part: fields.part };
 }
 
 function parsePeerResponse(body: unknown): GroupPeerResponse | null {
@@ -163,8 +171,9 @@ function parsePeerResponse(body: unknown): GroupPeerResponse | null {
   const fields = body as Record<string, unknown>;
   if (fields.ok === true) {
     if (fields.data === undefined) return { ok: true };
-    return fields.data instanceof Uint8Array && Number.isSafeInteger(fields.parts)
-      ? { ok: true, data: fields.data, parts: fields.parts as number }
+    // The bounds are checked again (with the part asked for) before anything is proposed.
+    return fields.data instanceof Uint8Array && isCount(fields.parts) && fields.parts >= 1
+      ? { ok: true, data: fields.data, parts: fields.parts }
       : null;
   }
   if (fields.ok !== false || typeof fields.error !== "object" || fields.error === null) return null;
@@ -175,4 +184,8 @@ function parsePeerResponse(body: unknown): GroupPeerResponse | null {
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }

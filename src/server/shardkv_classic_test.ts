@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import type { KvRequest } from "../kv/protocol.ts";
 import { TimeoutError } from "../kv/clerk.ts";
 import { shardOf } from "../kv/shard_of.ts";
 import type { ShardedClerk } from "../shard/sharded_clerk.ts";
@@ -157,6 +158,19 @@ Deno.test("shardkv classic: rejection", async () => {
         { ok: false, error: { code: "wrongGroup", shard: shardOf(key, shardCount) } },
         `group 1 refuses ${key}`,
       );
+    }
+    // Malformed requests between groups (negative numbers, a missing part) are refused as bad
+    // requests, and the group keeps serving: nothing reached its log.
+    for (
+      const bad of [
+        { type: "deleteShard", configNum: -1, shard: 0 },
+        { type: "deleteShard", configNum: 1, shard: -1 },
+        { type: "pullShard", configNum: 1, shard: 0 },
+      ]
+    ) {
+      const answer = await cluster.groupRequest(1, bad as unknown as KvRequest);
+      assert.equal(answer.ok, false, JSON.stringify(bad));
+      assert.equal(!answer.ok && answer.error.code, "badRequest", JSON.stringify(bad));
     }
     // The cluster's own clerks still read everything.
     await checkAll(cluster.clerk(8), expected);

@@ -84,6 +84,8 @@ export type MigrationError =
   /** The hand-off of `configNum` is over: the shard was deleted here after its new owner got it. */
   | { readonly code: "handedOff"; readonly shard: number; readonly configNum: number }
   | { readonly code: "badShardData"; readonly reason: string }
+  /** A step that does not encode to a valid command (bad numbers from the network). */
+  | { readonly code: "badCommand"; readonly reason: string }
   /** A pull asked for a part the shard does not have. */
   | {
     readonly code: "badPart";

@@ -38,6 +38,7 @@ import {
   type GroupCommand,
   type GroupReply,
   type MigrationError,
+  refuseStep,
 } from "./group_command.ts";
 import { GroupState, type ShardTask } from "./group_state.ts";
 import { configToJson, type ShardConfig } from "./shard_config.ts";
@@ -368,7 +369,24 @@ export class GroupServer {
   }
 
   #propose(command: GroupCommand, respond: (outcome: Outcome<GroupReply>) => void): void {
-    this.service.propose(encodeGroupCommand(command), respond);
+    const bytes = encodeGroupCommand(command);
+    if (command.type !== "kv") {
+      // A migration step carries what another group (or the network) sent. Check it decodes
+      // as every replica's apply will, so a bad one is refused here and never reaches the
+      // log, where each replica would meet an entry it cannot apply.
+      const decoded = decodeGroupCommand(bytes);
+      if (!decoded.ok) {
+        this.#options.logger.warn("refused a malformed migration step", {
+          step: command.type,
+          reason: decoded.reason,
+        });
+        return respond({
+          ok: true,
+          value: refuseStep({ code: "badCommand", reason: decoded.reason }),
+        });
+      }
+    }
+    this.service.propose(bytes, respond);
   }
 }
 

@@ -10,7 +10,8 @@
  *   stateTag: 0 serving, 1 pulling, 2 handingOff, 3 waitingGc; peerGid and configNum are 0
  *   for serving; the payload (group_payload.ts's layout) is null only for a pulling shard with
  *   no part installed; received and parts are a pulling shard's progress (0 otherwise).
- *   Version 1 (before shards moved in parts) had no received and parts; it still restores.
+ *   Version 1 (development builds before shards moved in parts) is not restored: its rows lack
+ *   the pull progress and may hold values over today's limits; such data directories are wiped.
  *
  * Only what the group holds is written: a deleted shard leaves nothing behind, no history
  * of configs or of data (challenge 1 measures exactly this). A snapshot is our own output,
@@ -83,14 +84,14 @@ export function decodeGroupSnapshot(bytes: Uint8Array): GroupSnapshot {
   assert(Array.isArray(value) && value.length === 7, "A group snapshot is a 7-array");
   const [version, gid, shardCount, logTimeMs, config, previous, rows] = value as unknown[];
   assert(
-    version === GROUP_SNAPSHOT_VERSION || version === 1,
+    version === GROUP_SNAPSHOT_VERSION,
     () => `Unknown group snapshot version ${String(version)}`,
   );
   assert(isCount(gid) && isCount(shardCount) && isCount(logTimeMs), "Snapshot header counts");
   assert(Array.isArray(rows), "A snapshot's shards are an array");
   let last = -1;
   const shards = rows.map((row: unknown): SnapshotShard => {
-    const decoded = decodeRow(row, version as number);
+    const decoded = decodeRow(row);
     assert(decoded.shard > last, "Snapshot shards are in ascending order");
     last = decoded.shard;
     return decoded;
@@ -119,13 +120,9 @@ function peerOf(state: ShardState): [peerGid: number, configNum: number] {
   }
 }
 
-function decodeRow(row: unknown, version: number): SnapshotShard {
-  const length = version === 1 ? 5 : 7;
-  assert(
-    Array.isArray(row) && row.length === length,
-    () => `A snapshot shard is a ${length}-array`,
-  );
-  const [shard, tag, peerGid, configNum, payload, received = 0, parts = 0] = row as unknown[];
+function decodeRow(row: unknown): SnapshotShard {
+  assert(Array.isArray(row) && row.length === 7, "A snapshot shard is a 7-array");
+  const [shard, tag, peerGid, configNum, payload, received, parts] = row as unknown[];
   assert(
     isCount(shard) && isCount(peerGid) && isCount(configNum) && isCount(received) &&
       isCount(parts),
