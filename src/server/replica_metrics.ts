@@ -156,6 +156,10 @@ export function registerGroupMetrics(
     for (const kind of Object.values(server.state.shardStates())) counts[kind]++;
     return counts;
   });
+  registry.gauge(
+    "shardkv_group_pending_gc",
+    "Shards of earlier configs whose previous owner has not yet confirmed deleting its copy.",
+  ).collect(() => server.state.pendingGcCount());
   const migration = () => server.migrationCounters;
   registry.counter(
     "shardkv_shard_parts_installed_total",

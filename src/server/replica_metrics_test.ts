@@ -47,4 +47,10 @@ Deno.test("replica metrics: a group's shards are counted by state, every state p
   );
   assert.match(newOwner, /\nshardkv_shard_bytes_installed_total 120\n/);
   assert.match(newOwner, /\nshardkv_shard_pull_failures_total 0\n/);
+  assert.match(newOwner, /\nshardkv_group_pending_gc 0\n/);
+  // Installed, then carried into the next config before the old owner confirmed: pending.
+  for (const task of cluster.group(101).shardsToPull()) cluster.pull(101, task);
+  cluster.assign([100, 100, 100, 100, 100, 101, 101, 101, 101, 100]);
+  cluster.offerConfig(101);
+  assert.match(render(101, noMigration()), /\nshardkv_group_pending_gc 5\n/);
 });

@@ -254,7 +254,11 @@ export class GroupServer {
 
   /** For /status: the configuration number and the state of every shard held here. */
   statusFields(): Record<string, unknown> {
-    return { config: this.state.currentConfig().num, shards: this.state.shardStates() };
+    return {
+      config: this.state.currentConfig().num,
+      shards: this.state.shardStates(),
+      pendingGc: this.state.pendingGcCount(),
+    };
   }
 
   /**

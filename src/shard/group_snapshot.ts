@@ -5,7 +5,8 @@
  * replicas that applied the same log produce byte-identical snapshots.
  *
  *   [version, gid, shardCount, logTimeMs, config, previous | null,
- *    [[shard, stateTag, peerGid, configNum, [data, sessions] | null, received, parts]...]]
+ *    [[shard, stateTag, peerGid, configNum, [data, sessions] | null, received, parts]...],
+ *    [[shard, fromGid, configNum, [replicaId...]]...]]      (pending GCs, in (config, shard) order)
  *   config: [num, [gid per shard...], [[gid, [replicaId...]]...]]
  *   stateTag: 0 serving, 1 pulling, 2 handingOff, 3 waitingGc; peerGid and configNum are 0
  *   for serving; the payload (group_payload.ts's layout) is null only for a pulling shard with
@@ -23,7 +24,7 @@ import { assert, AssertionError, assertNever } from "../util/assert.ts";
 import { encodeShard, type ShardData } from "../kv/kv_state.ts";
 import { decodeConfigFields, encodeConfigFields } from "./group_command.ts";
 import { shardFromValue } from "./group_payload.ts";
-import type { ShardState, ShardStateKind } from "./group_state.ts";
+import type { PendingGc, ShardState, ShardStateKind } from "./group_state.ts";
 import { configFromJson, configToJson, type ShardConfig } from "./shard_config.ts";
 
 /** Bump when the layout changes; restore refuses versions it does not know. */
@@ -44,6 +45,7 @@ export interface GroupSnapshot {
   readonly config: ShardConfig;
   readonly previous: ShardConfig | null;
   readonly shards: readonly SnapshotShard[];
+  readonly pendingGc: readonly PendingGc[];
 }
 
 const STATE_TAG = {
@@ -75,14 +77,15 @@ export function encodeGroupSnapshot(snapshot: GroupSnapshot): Uint8Array {
     encodeConfigFields(configToJson(snapshot.config)),
     snapshot.previous === null ? null : encodeConfigFields(configToJson(snapshot.previous)),
     rows,
+    snapshot.pendingGc.map((gc) => [gc.shard, gc.fromGid, gc.configNum, [...gc.servers]]),
   ]);
 }
 
 /** Decodes {@link encodeGroupSnapshot}'s bytes, asserting their shape. */
 export function decodeGroupSnapshot(bytes: Uint8Array): GroupSnapshot {
   const value = decode(bytes);
-  assert(Array.isArray(value) && value.length === 7, "A group snapshot is a 7-array");
-  const [version, gid, shardCount, logTimeMs, config, previous, rows] = value as unknown[];
+  assert(Array.isArray(value) && value.length === 8, "A group snapshot is an 8-array");
+  const [version, gid, shardCount, logTimeMs, config, previous, rows, pending] = value as unknown[];
   assert(
     version === GROUP_SNAPSHOT_VERSION,
     () => `Unknown group snapshot version ${String(version)}`,
@@ -103,7 +106,22 @@ export function decodeGroupSnapshot(bytes: Uint8Array): GroupSnapshot {
     config: decodeConfig(config),
     previous: previous === null ? null : decodeConfig(previous),
     shards,
+    pendingGc: decodePendingGc(pending),
   };
+}
+
+function decodePendingGc(value: unknown): PendingGc[] {
+  assert(Array.isArray(value), "A snapshot's pending GCs are an array");
+  return value.map((row: unknown): PendingGc => {
+    assert(Array.isArray(row) && row.length === 4, "A pending GC is a 4-array");
+    const [shard, fromGid, configNum, servers] = row as unknown[];
+    assert(isCount(shard) && isCount(fromGid) && isCount(configNum), "Pending GC counts");
+    assert(
+      Array.isArray(servers) && servers.every((id) => typeof id === "string"),
+      "A pending GC names its replicas",
+    );
+    return { shard, fromGid, configNum, servers: servers as string[] };
+  });
 }
 
 function peerOf(state: ShardState): [peerGid: number, configNum: number] {

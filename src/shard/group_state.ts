@@ -17,11 +17,11 @@
  * and the new config stays serving throughout (challenge 2 "unaffected"), and a pulled shard
  * serves as soon as its own data is installed (challenge 2 "partial").
  *
- * A config is accepted only when it is the next one and every shard is serving: pulling,
- * handingOff AND waitingGc block it. waitingGc blocks because its obligation (tell the old
- * owner to delete) would otherwise be lost when the next config moves the shard again, and
- * the old owner, stuck in handingOff, could then never accept another config. The cost is one
- * round trip; the gain is that every unfinished state belongs to the current config.
+ * A config is accepted only when it is the next one and no shard is pulling or handingOff.
+ * A waitingGc shard does not block it: it already serves, and its obligation (tell the old
+ * owner to delete its copy, without which that owner, stuck in handingOff, can never accept
+ * another config) is carried into a replicated list of pending GCs and kept until gcDone.
+ * So a dead old owner stalls only its own copy's deletion, never this group's next configs.
  *
  * At most one group serves a shard: the old owner stops at the index where it applies
  * config N (handingOff is frozen), and the new owner starts only when it installs the data
@@ -32,6 +32,7 @@
  * - serving / waitingGc only for shards the current config gives this gid;
  * - pulling / handingOff / waitingGc only with configNum === current num, and their peer gid
  *   is the previous config's owner (pulling, waitingGc) or the current one (handingOff);
+ * - a pending GC is for an earlier config than the current one, to another positive gid;
  * - data is held exactly for serving, waitingGc and handingOff shards, and for pulling shards
  *   with at least one part installed;
  * - every shard the current config gives this gid has a state (none is absent).
@@ -94,6 +95,15 @@ export interface ShardTask {
 
 const SERVING: ShardState = Object.freeze({ kind: "serving" });
 
+/** A deletion the old owner must still be told about, carried past the config it belongs to. */
+export interface PendingGc {
+  readonly shard: number;
+  readonly fromGid: number;
+  readonly configNum: number;
+  /** `fromGid`'s replicas in the config before `configNum`. */
+  readonly servers: readonly string[];
+}
+
 /** The replicated shard state of one replica group. */
 export class GroupState {
   /** This group's id (a positive gid). */
@@ -104,6 +114,8 @@ export class GroupState {
   /** The config before #config (null at config 0): where pulled shards come from. */
   #previous: ShardConfig | null = null;
   readonly #shards = new Map<number, ShardState>();
+  /** GC obligations of earlier configs, by "configNum/shard", in (configNum, shard) order. */
+  readonly #pendingGc = new Map<string, PendingGc>();
   /** Data and sessions of the shards that hold data (serving, waitingGc, handingOff, part-pulled). */
   readonly #kv: KvState;
   /**
@@ -162,9 +174,18 @@ export class GroupState {
     return this.#tasks("pulling");
   }
 
-  /** The installed shards whose old owner must still delete them; then propose gcDone. */
+  /**
+   * The installed shards whose old owner must still delete them (earlier configs' pending
+   * ones first); for each, ask the old owner to delete, then propose gcDone.
+   */
   shardsToConfirm(): ShardTask[] {
-    return this.#tasks("waitingGc");
+    const pending = [...this.#pendingGc.values()].map((gc) => ({ ...gc, part: 0 }));
+    return [...pending, ...this.#tasks("waitingGc")];
+  }
+
+  /** How many GC obligations of earlier configs are still open (for /status). */
+  pendingGcCount(): number {
+    return this.#pendingGc.size;
   }
 
   /**
@@ -228,6 +249,7 @@ export class GroupState {
         state: this.#stateOf(shard),
         data: this.#kv.shards.get(shard) ?? null,
       })),
+      pendingGc: [...this.#pendingGc.values()],
     });
   }
 
@@ -238,6 +260,7 @@ export class GroupState {
     state.#config = snapshot.config;
     state.#previous = snapshot.previous;
     state.#kv.logTimeMs = snapshot.logTimeMs;
+    for (const gc of snapshot.pendingGc) state.#pendingGc.set(gcKey(gc.configNum, gc.shard), gc);
     for (const { shard, state: shardState, data } of snapshot.shards) {
       state.#shards.set(shard, shardState);
       if (data !== null) state.#kv.shards.set(shard, data);
@@ -257,6 +280,16 @@ export class GroupState {
     for (let shard = 0; shard < this.shardCount; shard++) this.#checkShard(shard);
     for (const shard of this.#kv.shards.keys()) {
       assert(this.#shards.has(shard), () => `Shard ${shard} holds data but has no state`);
+    }
+    let last = -1;
+    for (const [key, gc] of this.#pendingGc) {
+      assert(key === gcKey(gc.configNum, gc.shard), () => `Pending GC ${key} is filed right`);
+      assert(this.#isShard(gc.shard), () => `Pending GC ${key}: shard in range`);
+      assert(gc.configNum < config.num, () => `Pending GC ${key} precedes config ${config.num}`);
+      assert(gc.fromGid !== GID_NONE && gc.fromGid !== this.gid, () => `Pending GC ${key}: gid`);
+      const order = gc.configNum * this.shardCount + gc.shard;
+      assert(order > last, () => `Pending GCs are in (config, shard) order at ${key}`);
+      last = order;
     }
   }
 
@@ -321,6 +354,16 @@ export class GroupState {
   /** Moves to `next`: each shard gained, lost or kept (see the state diagram). */
   #advance(next: ShardConfig): void {
     const previous = this.#config;
+    // Installed shards still waiting for their old owner's deletion: carry the obligation.
+    for (const shard of this.#sortedShards()) {
+      const state = this.#stateOf(shard);
+      if (state.kind !== "waitingGc") continue;
+      const servers = this.#previous?.groups.get(state.fromGid);
+      assert(servers !== undefined, () => `Source gid ${state.fromGid} is a previous group`);
+      const { fromGid, configNum } = state;
+      this.#pendingGc.set(gcKey(configNum, shard), { shard, fromGid, configNum, servers });
+      this.#shards.set(shard, SERVING);
+    }
     for (let shard = 0; shard < this.shardCount; shard++) {
       const before = previous.shards[shard] as number;
       const after = next.shards[shard] as number;
@@ -406,6 +449,7 @@ export class GroupState {
     if (!this.#isShard(shard)) return refuseStep(this.#badShard(shard));
     const currentNum = this.#config.num;
     if (configNum > currentNum) return refuseStep({ code: "notReady", configNum, currentNum });
+    if (this.#pendingGc.delete(gcKey(configNum, shard))) return { ok: true, changed: true };
     const state = this.#shards.get(shard);
     if (state?.kind !== "waitingGc" || state.configNum !== configNum) {
       return { ok: true, changed: false };
@@ -451,9 +495,12 @@ export class GroupState {
     return kind === "serving" || kind === "waitingGc";
   }
 
-  /** Shards whose migration for the current config is not finished, in shard order. */
+  /** Shards still moving in the current config (pulling or handingOff), in shard order. */
   #unfinishedShards(): number[] {
-    return this.#sortedShards().filter((shard) => this.#stateOf(shard).kind !== "serving");
+    return this.#sortedShards().filter((shard) => {
+      const kind = this.#stateOf(shard).kind;
+      return kind === "pulling" || kind === "handingOff";
+    });
   }
 
   #tasks(kind: "pulling" | "waitingGc"): ShardTask[] {
@@ -486,4 +533,9 @@ export class GroupState {
   #badShard(shard: number): { code: "badShard"; shard: number; shardCount: number } {
     return { code: "badShard", shard, shardCount: this.shardCount };
   }
+}
+
+/** The key of a pending GC: configs first, then shards, so map order is (config, shard). */
+function gcKey(configNum: number, shard: number): string {
+  return `${configNum}/${shard}`;
 }

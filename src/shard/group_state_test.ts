@@ -78,17 +78,56 @@ Deno.test("shardkv group: configs are applied strictly one at a time and never s
   assert.ok(!refused.ok && "shards" in refused.error);
   assert.deepEqual(refused.error.shards, shardsOf(cluster.configs[2]!, 101));
   assert.equal(cluster.group(101).canAcceptNextConfig(), false);
-  // Pull everything: installed shards wait for GC, and that still blocks the next config.
+  // Pull everything: installed shards serve while they wait for GC, which does not block the
+  // next config; the obligations are carried past it.
   for (const task of cluster.group(101).shardsToPull()) assertChanged(cluster.pull(101, task));
+  const gained = shardsOf(cluster.configs[2]!, 101);
   assert.ok(Object.values(cluster.group(101).shardStates()).every((kind) => kind === "waitingGc"));
-  assertRefused(offer(101, 3), "migrating", "a config while waiting for GC is refused");
-  for (const task of cluster.group(101).shardsToConfirm()) {
-    assertChanged(cluster.confirm(101, task));
-  }
   assert.equal(cluster.group(101).canAcceptNextConfig(), true);
-  assert.equal(cluster.group(100).canAcceptNextConfig(), true);
   assertChanged(offer(101, 3));
   assert.equal(cluster.group(101).currentConfig().num, 3);
+  assert.equal(cluster.group(101).pendingGcCount(), gained.length);
+  const tasks = cluster.group(101).shardsToConfirm();
+  assert.deepEqual(tasks.map((task) => [task.configNum, task.fromGid]), gained.map(() => [2, 100]));
+  // The old owner is stuck handing off until it is told to delete; then it moves on.
+  assertRefused(offer(100, 3), "migrating", "a config while handing off is refused");
+  for (const task of tasks) assertChanged(cluster.confirm(101, task));
+  assert.equal(cluster.group(101).pendingGcCount(), 0);
+  assert.equal(cluster.group(100).canAcceptNextConfig(), true);
+  assertChanged(offer(100, 3));
+});
+
+Deno.test("shardkv group: a dead old owner stalls only its own deletion; pending GCs survive snapshots and finish when it returns", () => {
+  const cluster = new TestCluster(SHARDS, [100, 101]);
+  cluster.assign([100, 100, 100, 100, 100, 101, 101, 101, 101, 101]);
+  cluster.settle();
+  cluster.assign([101, 100, 100, 100, 100, 101, 101, 101, 101, 101]); // shard 0: 100 → 101
+  assertChanged(cluster.offerConfig(100));
+  assertChanged(cluster.offerConfig(101));
+  assertChanged(cluster.pull(101, cluster.group(101).shardsToPull()[0]!));
+  cluster.down.add(100); // 100 dies before it hears that 101 has shard 0
+  // 101 keeps taking configs: the next one hands shard 5 to 100.
+  cluster.assign([101, 100, 100, 100, 100, 100, 101, 101, 101, 101]);
+  assertChanged(cluster.offerConfig(101));
+  assert.equal(cluster.group(101).currentConfig().num, 3);
+  assert.equal(cluster.group(101).pendingGcCount(), 1);
+  assert.equal(cluster.group(101).shardState(0)?.kind, "serving");
+  const restored = GroupState.restore(cluster.group(101).snapshot());
+  assert.deepEqual(restored.snapshot(), cluster.group(101).snapshot(), "snapshot round trip");
+  assert.deepEqual(restored.shardsToConfirm()[0], {
+    shard: 0,
+    fromGid: 100,
+    configNum: 2,
+    part: 0,
+    servers: replicasOf(100),
+  });
+  cluster.groups.set(101, restored);
+  cluster.down.delete(100);
+  assertChanged(cluster.confirm(101, restored.shardsToConfirm()[0]!));
+  assert.equal(restored.pendingGcCount(), 0);
+  assert.equal(cluster.group(100).shardState(0), undefined, "the old copy is gone");
+  cluster.settle();
+  assert.equal(cluster.group(100).currentConfig().num, 3);
 });
 
 Deno.test("shardkv group: a config of another shard count or a malformed one is refused", () => {

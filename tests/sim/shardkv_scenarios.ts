@@ -682,6 +682,7 @@ export const SHARDKV_SCENARIOS = {
   challenge2Partial,
   randomFaults,
   largeShard,
+  deadOwnerGc,
 } as const satisfies Record<string, (seed: number) => ScenarioReport>;
 
 /**
@@ -854,4 +855,52 @@ export function largeShard(seed: number): ScenarioReport {
   );
   assert.ok(deleted, `group ${G0} still holds shard ${shard} (seed ${seed})`);
   return report(world, { shardBytes: 12_000_000, movedVirtualMs: Math.round(movedMs) });
+}
+
+/**
+ * The old owner never confirms a deletion (it answers no deleteShard) while configs go on:
+ * the new owner serves what it installed and keeps taking configs (the obligation is carried
+ * as a pending GC) instead of stalling; once the old owner answers again, every pending GC
+ * completes, the old owner drops its copies and catches up, and every value is exact.
+ */
+export function deadOwnerGc(seed: number): ScenarioReport {
+  const s = setup(seed, 1_000, true);
+  const { world, admin } = s;
+  join(world, admin, G0);
+  const keys = keysPerShard();
+  const expected = putAll(s, keys, () => randomString(world, 10));
+  const target = world.group(G0).peerTarget;
+  const honest = target.submit.bind(target);
+  target.submit = (k, request, respond) => {
+    if (request.type === "deleteShard") return; // never answered: the caller's timeout fires
+    honest(k, request, respond);
+  };
+  join(world, admin, G1);
+  checkAndAppend(s, keys, expected, 5);
+  join(world, admin, G2);
+  const latest = query(world, admin).num;
+  const reached = world.runUntil(
+    () => world.group(G1).server(0)?.state.currentConfig().num === latest,
+    10_000,
+  );
+  assert.ok(reached, `group ${G1} reached config ${latest} with GCs pending (seed ${seed})`);
+  const pending = Math.max(
+    ...world.group(G1).servers.map((server) => server?.state.pendingGcCount() ?? 0),
+  );
+  assert.ok(pending > 0, `group ${G1} carries its pending GCs`);
+  checkAndAppend(s, keys, expected, 5);
+  target.submit = honest;
+  const settled = world.runUntil(
+    () =>
+      [G0, G1].every((gid) =>
+        world.group(gid).servers.every((server) =>
+          server !== null && server.state.pendingGcCount() === 0 &&
+          server.state.currentConfig().num === latest
+        )
+      ),
+    20_000,
+  );
+  assert.ok(settled, `pending GCs completed and ${G0} caught up (seed ${seed})`);
+  checkAll(s, keys, expected);
+  return report(world, { pendingWhileDead: pending });
 }
