@@ -289,12 +289,13 @@ export class ShardCluster {
 
   /**
    * True when every running replica has applied config `configNum` and holds exactly the
-   * shards its group owns there, all serving (nothing pulling, handing off or awaiting GC).
+   * shards its group owns there, all serving (nothing pulling, handing off or awaiting GC),
+   * and owes no GC of an earlier config.
    */
   settledAt(config: ShardConfig): boolean {
     for (const replica of this.#replicas.values()) {
       const state = replica.server.state;
-      if (state.currentConfig().num !== config.num) return false;
+      if (state.currentConfig().num !== config.num || state.pendingGcCount() > 0) return false;
       const owned = config.shards.flatMap((gid, shard) => gid === state.gid ? [shard] : []);
       const states = state.shardStates();
       const held = Object.keys(states).map(Number).sort((a, b) => a - b);

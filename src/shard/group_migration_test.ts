@@ -281,7 +281,7 @@ Deno.test("shardkv migration: restarting every group from its snapshot after eve
   assert.ok(restarts > 50, `only ${restarts} restarts`);
 });
 
-Deno.test("shardkv migration: at most one group serves a shard after every step of a randomized interleaving; values exact; logs replay to the same bytes", () => {
+Deno.test("shardkv migration: at most one group serves a shard after every step of a randomized interleaving (down groups, GCs carried past configs); values exact; logs replay to the same bytes", () => {
   for (const seed of [1, 2, 3, 20_240_707]) runInterleaving(seed);
 });
 
@@ -309,10 +309,18 @@ function runInterleaving(seed: number): void {
     return reply;
   };
   const gidOf = () => random.pick(gids);
+  const up = (gid: number) => !cluster.down.has(gid);
+  let carried = 0;
   for (let step = 0; step < 3_000; step++) {
     const gid = gidOf();
     const group = cluster.group(gid);
-    switch (random.int(8)) {
+    const action = random.int(9);
+    if (action === 7) { // a group goes down, or comes back (at most one down at a time)
+      if (cluster.down.has(gid)) cluster.down.delete(gid);
+      else if (cluster.down.size === 0) cluster.down.add(gid);
+    }
+    if (!up(gid) && action !== 0) continue;
+    switch (action) {
       case 0: { // the master makes a config (never without a group)
         if (cluster.configs.length > 40 || !random.chance(0.3)) break;
         const members = [...cluster.latest().groups.keys()];
@@ -332,6 +340,7 @@ function runInterleaving(seed: number): void {
         if (tasks.length === 0) break;
         const task = random.pick(tasks);
         const { shard, configNum, part } = task;
+        if (!up(task.fromGid)) break;
         const exported = cluster.group(task.fromGid).exportShard(shard, configNum, part);
         if (!exported.ok) break;
         const { data, parts } = exported;
@@ -342,6 +351,7 @@ function runInterleaving(seed: number): void {
         const tasks = group.shardsToConfirm();
         if (tasks.length === 0) break;
         const { shard, configNum, fromGid } = random.pick(tasks);
+        if (!up(fromGid)) break;
         const deleted = propose(fromGid, { type: "deleteShard", configNum, shard });
         if (deleted.ok && random.chance(0.5)) propose(gid, { type: "gcDone", configNum, shard });
         break;
@@ -349,6 +359,7 @@ function runInterleaving(seed: number): void {
       case 4: { // a duplicate of any earlier migration command, to the group it went to
         if (sent.length === 0) break;
         const [target, command] = random.pick(sent);
+        if (!up(target)) break;
         const reply = cluster.propose(target, command);
         assert.ok(
           reply.ok || command.type === "config",
@@ -378,13 +389,21 @@ function runInterleaving(seed: number): void {
         if (random.chance(0.7)) pending.delete(client.clientId); // else the reply was "lost"
         break;
       }
+      case 7:
+        break;
       default:
         cluster.restart(gid);
     }
     cluster.checkOneServer(label(step));
     for (const each of cluster.groups.values()) each.invariants();
+    carried += checkPendingGcs(cluster, label(step));
   }
+  cluster.down.clear();
   cluster.settle();
+  for (const gid of gids) {
+    assert.equal(cluster.group(gid).pendingGcCount(), 0, `seed ${seed}: ${gid}'s GCs all done`);
+  }
+  assert.ok(carried >= 10, `seed ${seed}: only ${carried} steps had a GC carried past its config`);
   for (const write of pending.values()) {
     const sent = cluster.send(write.command);
     assert.ok(sent?.reply.ok, `seed ${seed}: the last writes are answered`);
@@ -404,4 +423,31 @@ function runInterleaving(seed: number): void {
   for (const [type, count] of Object.entries(changes)) {
     assert.ok(count >= 10, `seed ${seed}: only ${count} ${type} steps took effect`);
   }
+}
+
+/**
+ * Every GC a group still owes for an earlier config N points at an old owner that cannot have
+ * moved past N without deleting: it is at N or later, and at N it still hands the shard to this
+ * group. Returns how many such pending GCs there are now.
+ */
+function checkPendingGcs(cluster: TestCluster, label: string): number {
+  let count = 0;
+  for (const [gid, group] of cluster.groups) {
+    const current = group.currentConfig().num;
+    for (const task of group.shardsToConfirm()) {
+      if (task.configNum === current) continue; // this config's own waitingGc
+      count++;
+      const old = cluster.group(task.fromGid);
+      const oldNum = old.currentConfig().num;
+      assert.ok(oldNum >= task.configNum, `${label}: ${task.fromGid} behind a pending GC`);
+      if (oldNum === task.configNum) {
+        const state = old.shardState(task.shard);
+        assert.ok(
+          state === undefined || (state.kind === "handingOff" && state.toGid === gid),
+          `${label}: ${task.fromGid} holds shard ${task.shard} as ${JSON.stringify(state)}`,
+        );
+      }
+    }
+  }
+  return count;
 }

@@ -357,8 +357,8 @@ export class GroupServer {
       NEIGHBOUR_CALL_TIMEOUT_MS,
       (response) => {
         if (this.#stopped || response === null) return done();
-        // "handedOff": the old owner already deleted it (our earlier confirmation's answer was lost).
-        if (response.ok || response.error.code === "handedOff") {
+        // ok also when the old owner deleted it already (an earlier answer was lost).
+        if (response.ok) {
           return this.#propose(
             { type: "gcDone", configNum: task.configNum, shard: task.shard },
             (outcome) => {

@@ -11,8 +11,8 @@
  *   stateTag: 0 serving, 1 pulling, 2 handingOff, 3 waitingGc; peerGid and configNum are 0
  *   for serving; the payload (group_payload.ts's layout) is null only for a pulling shard with
  *   no part installed; received and parts are a pulling shard's progress (0 otherwise).
- *   Version 1 (development builds before shards moved in parts) is not restored: its rows lack
- *   the pull progress and may hold values over today's limits; such data directories are wiped.
+ *   Versions 1 and 2 (development builds before shards moved in parts, and before pending GCs)
+ *   are not restored; such data directories are wiped.
  *
  * Only what the group holds is written: a deleted shard leaves nothing behind, no history
  * of configs or of data (challenge 1 measures exactly this). A snapshot is our own output,
@@ -28,7 +28,7 @@ import type { PendingGc, ShardState, ShardStateKind } from "./group_state.ts";
 import { configFromJson, configToJson, type ShardConfig } from "./shard_config.ts";
 
 /** Bump when the layout changes; restore refuses versions it does not know. */
-export const GROUP_SNAPSHOT_VERSION = 2;
+export const GROUP_SNAPSHOT_VERSION = 3;
 
 /** One shard of a snapshot: its state and, unless pulling, its data and sessions. */
 export interface SnapshotShard {
@@ -84,12 +84,16 @@ export function encodeGroupSnapshot(snapshot: GroupSnapshot): Uint8Array {
 /** Decodes {@link encodeGroupSnapshot}'s bytes, asserting their shape. */
 export function decodeGroupSnapshot(bytes: Uint8Array): GroupSnapshot {
   const value = decode(bytes);
-  assert(Array.isArray(value) && value.length === 8, "A group snapshot is an 8-array");
-  const [version, gid, shardCount, logTimeMs, config, previous, rows, pending] = value as unknown[];
+  assert(Array.isArray(value), "A group snapshot is an array");
   assert(
-    version === GROUP_SNAPSHOT_VERSION,
-    () => `Unknown group snapshot version ${String(version)}`,
+    value[0] === GROUP_SNAPSHOT_VERSION,
+    () =>
+      `Unknown group snapshot version ${
+        String(value[0])
+      } (this build reads ${GROUP_SNAPSHOT_VERSION})`,
   );
+  assert(value.length === 8, "A group snapshot is an 8-array");
+  const [, gid, shardCount, logTimeMs, config, previous, rows, pending] = value as unknown[];
   assert(isCount(gid) && isCount(shardCount) && isCount(logTimeMs), "Snapshot header counts");
   assert(Array.isArray(rows), "A snapshot's shards are an array");
   let last = -1;
