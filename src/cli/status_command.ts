@@ -11,16 +11,18 @@
  * answered, but not with a status document) and the reason in NOTE. Under the table, one
  * line per Raft group: its leader, term and how many of its replicas answered.
  *
- * What the status document may carry for a sharded cluster (later work; today's nodes do
- * not send these fields, and the columns then read "-"):
+ * What the status document of a shard-aware group replica carries (other processes do not
+ * send these fields, and the columns then read "-"):
  *
  *     { config: number,                        // the shard configuration the group is in
- *       shards: { [shard: string]: ShardState } } // the shards it holds, by decimal shard id
+ *       shards: { [shard: string]: ShardState }, // the shards it holds, by decimal shard id
+ *       pendingGc?: number }                   // deletions of earlier configs not yet confirmed
  *
  * where ShardState is "serving" | "pulling" | "handingOff" | "waitingGc". An array indexed
  * by shard (null for a shard the group does not hold) is accepted too. SHARDS renders runs
  * of consecutive shards in the same state compactly: `0-3:serving 4:pulling`; "none" for
- * a group that holds no shard, "?" for a field of another shape.
+ * a group that holds no shard, "?" for a field of another shape; ` gc-pending:N` is appended
+ * while N deletions of earlier configs await their old owner's confirmation.
  *
  * Exit codes: 0 when every process answered, 1 when any did not (unreachable or error).
  */
@@ -281,9 +283,16 @@ function statusRow({ target, answer }: StatusResult, shardCount: number): Status
       integerText(raft.applied),
     ],
     config: integerText(document.config),
-    shards: compactShards(document.shards, shardCount),
+    shards: compactShards(document.shards, shardCount) + pendingGcText(document.pendingGc),
     note: answeredAs,
   };
+}
+
+/** ` gc-pending:N` for a positive count of pending GCs, "" otherwise. */
+export function pendingGcText(pendingGc: unknown): string {
+  return Number.isSafeInteger(pendingGc) && (pendingGc as number) > 0
+    ? ` gc-pending:${pendingGc}`
+    : "";
 }
 
 /**

@@ -13,6 +13,7 @@ import {
   compactShards,
   fetchStatus,
   leaderReplicaId,
+  pendingGcText,
   renderStatusJson,
   renderStatusTable,
   type StatusAnswer,
@@ -173,6 +174,10 @@ Deno.test("status: a group without a leader, and a deposed leader in an older te
 });
 
 Deno.test("status: runs of shards in one state are compacted, bad shapes show '?'", () => {
+  assert.equal(pendingGcText(3), " gc-pending:3");
+  assert.equal(pendingGcText(0), "");
+  assert.equal(pendingGcText(undefined), "");
+  assert.equal(pendingGcText("x"), "");
   assert.equal(compactShards(undefined, 8), "-");
   assert.equal(compactShards({}, 8), "none");
   assert.equal(
