@@ -33,7 +33,8 @@ const GROUPS = [3, 3, 3] as const;
 const SHARDMASTER = 3;
 const WARMUP_MS = 1_000;
 const MEASURE_MS = 5_000;
-const MIGRATION_KEYS = 10_000;
+/** Keys written before the join; the join moves half the shards, so about 10,000 keys move. */
+const MIGRATION_KEYS = 20_000;
 const LEADER_WAIT_MS = 30_000;
 const SERVING_WAIT_MS = 60_000;
 const POLL_MS = 10;
@@ -323,7 +324,7 @@ function scalingRow(
   };
 }
 
-/** Times the move of half the shards (and their share of 10,000 keys) to a joining group. */
+/** Times the move of half the shards (and their share of 20,000 keys: about 10,000) to a joining group. */
 async function migrationRun(options: ShardedSectionOptions): Promise<BenchTable> {
   const { signal, say } = options;
   await using cluster = await startCluster([3, 3], say);
@@ -378,7 +379,9 @@ async function migrationRun(options: ShardedSectionOptions): Promise<BenchTable>
     assert(value === VALUE, `${probeKey} survived the migration`);
     const movedKeys = Math.round((MIGRATION_KEYS * moved) / shardCount);
     return {
-      title: "sharded: shard migration on join, 10,000 keys",
+      title: `sharded: shard migration on join, about ${
+        movedKeys.toLocaleString("en-US")
+      } keys moved`,
       about: [
         `a fresh cluster (${SHARDMASTER} shard master + 2×3 group replicas, fsync on, tick ` +
         `50 ms); group 1 holds all ${shardCount} shards and ${
@@ -393,6 +396,7 @@ async function migrationRun(options: ShardedSectionOptions): Promise<BenchTable>
         keys: MIGRATION_KEYS,
         "shards moved": moved,
         "keys moved (approx)": movedKeys,
+        "bytes moved (approx)": movedKeys * (KEY_BYTES + VALUE_BYTES),
         "join call ms": Math.round(joinedMs),
         "group 2 serving ms": Math.round(group2Ms),
         "both groups serving ms": Math.round(bothMs),
