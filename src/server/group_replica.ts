@@ -172,8 +172,9 @@ function parsePeerResponse(body: unknown): GroupPeerResponse | null {
   if (fields.ok === true) {
     if (fields.data === undefined) return { ok: true };
     // The bounds are checked again (with the part asked for) before anything is proposed.
-    return fields.data instanceof Uint8Array && isCount(fields.parts) && fields.parts >= 1
-      ? { ok: true, data: fields.data, parts: fields.parts }
+    return fields.data instanceof Uint8Array && isCount(fields.parts) && fields.parts >= 1 &&
+        isCount(fields.cut)
+      ? { ok: true, data: fields.data, parts: fields.parts, cut: fields.cut }
       : null;
   }
   if (fields.ok !== false || typeof fields.error !== "object" || fields.error === null) return null;

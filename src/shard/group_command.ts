@@ -6,7 +6,7 @@
  *
  *   kv           [1, <KV command bytes, src/kv/command.ts>]
  *   config       [2, num, [gid per shard...], [[gid, [replicaId...]]...]]
- *   installShard [3, configNum, shard, part, parts, <payload bytes, group_payload.ts>]
+ *   installShard [3, configNum, shard, part, parts, cut, <payload bytes, group_payload.ts>]
  *   gcDone       [4, configNum, shard]
  *   deleteShard  [5, configNum, shard]
  *
@@ -43,6 +43,8 @@ export type MigrationCommand =
     readonly shard: number;
     readonly part: number;
     readonly parts: number;
+    /** The digest of the cut (all parts) the old owner made: every part must agree. */
+    readonly cut: number;
     readonly data: Uint8Array;
   }
   /** The previous owner confirmed it deleted the shard it handed off in `configNum`. */
@@ -104,7 +106,7 @@ export type GroupReply = GroupKvReply | MigrationReply;
 
 /** What the old owner answers to a pull: one part of the payload and the part count, or why not. */
 export type ExportReply =
-  | { readonly ok: true; readonly data: Uint8Array; readonly parts: number }
+  | { readonly ok: true; readonly data: Uint8Array; readonly parts: number; readonly cut: number }
   | { readonly ok: false; readonly error: MigrationError };
 
 /** The numeric tag of each command kind on the wire. */
@@ -136,6 +138,7 @@ export function encodeGroupCommand(command: GroupCommand): Uint8Array {
         command.shard,
         command.part,
         command.parts,
+        command.cut,
         command.data,
       ]);
     case "gcDone":
@@ -218,12 +221,14 @@ function decodeKv(fields: readonly unknown[]): DecodedGroupCommand {
 }
 
 function decodeInstall(fields: readonly unknown[]): DecodedGroupCommand {
-  const [configNum, shard, part, parts, data] = fields;
+  const [configNum, shard, part, parts, cut, data] = fields;
   if (
-    fields.length !== 5 || !isCount(configNum) || !isCount(shard) || !isCount(part) ||
-    !isCount(parts)
+    fields.length !== 6 || !isCount(configNum) || !isCount(shard) || !isCount(part) ||
+    !isCount(parts) || !isCount(cut) || cut > 0xffff_ffff
   ) {
-    return fail("installShard takes a config number, a shard, a part, a part count and bytes");
+    return fail(
+      "installShard takes a config number, a shard, a part, a part count, a cut digest and bytes",
+    );
   }
   if (parts < 1 || parts > SHARD_PARTS_MAX || part >= parts) {
     return fail(`installShard's part ${part} of ${parts} is out of range (1..${SHARD_PARTS_MAX})`);
@@ -232,7 +237,10 @@ function decodeInstall(fields: readonly unknown[]): DecodedGroupCommand {
   if (data.byteLength > SHARD_PAYLOAD_BYTES_MAX) {
     return fail(`a payload of ${data.byteLength} bytes is over ${SHARD_PAYLOAD_BYTES_MAX}`);
   }
-  return { ok: true, command: { type: "installShard", configNum, shard, part, parts, data } };
+  return {
+    ok: true,
+    command: { type: "installShard", configNum, shard, part, parts, cut, data },
+  };
 }
 
 /** The wrongGroup reply for `shard`. */

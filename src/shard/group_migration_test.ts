@@ -343,8 +343,8 @@ function runInterleaving(seed: number): void {
         if (!up(task.fromGid)) break;
         const exported = cluster.group(task.fromGid).exportShard(shard, configNum, part);
         if (!exported.ok) break;
-        const { data, parts } = exported;
-        propose(gid, { type: "installShard", configNum, shard, part, parts, data });
+        const { data, parts, cut } = exported;
+        propose(gid, { type: "installShard", configNum, shard, part, parts, cut, data });
         break;
       }
       case 3: { // the shell's two halves of a confirmation may be far apart: delete, later gcDone

@@ -89,6 +89,7 @@ Deno.test("shardkv parts: a 12 MB shard (over one Raft entry) moves part by part
       shard: 0,
       part,
       parts: exported.parts,
+      cut: exported.cut,
       data: exported.data,
     };
     assert.ok(encodeGroupCommand(command).byteLength <= ENTRY_BYTES_MAX, "a part fits an entry");
@@ -101,6 +102,7 @@ Deno.test("shardkv parts: a 12 MB shard (over one Raft entry) moves part by part
         configNum: task.configNum,
         received: part + 1,
         parts: first.parts,
+        cut: first.cut,
       });
       assert.equal(cluster.group(101).shardsToPull()[0]?.part, part + 1, "the next task");
       assert.equal(cluster.group(101).get(keys[0]!).ok, false, "a partial shard does not serve");
@@ -128,15 +130,16 @@ Deno.test("shardkv parts: duplicate, out-of-order and inconsistent parts change 
     assert.ok(exported.ok);
     return exported;
   };
-  const parts = exportPart(0).parts;
+  const { parts, cut } = exportPart(0);
   assert.equal(parts, 4, "two 300 KB values per part");
-  const install = (part: number, partCount = parts, data = exportPart(part).data) =>
+  const install = (part: number, partCount = parts, data = exportPart(part).data, digest = cut) =>
     cluster.propose(101, {
       type: "installShard",
       configNum,
       shard: 0,
       part,
       parts: partCount,
+      cut: digest,
       data,
     });
   assertRefused(cluster.group(100).exportShard(0, configNum, parts), "badPart");
@@ -145,6 +148,7 @@ Deno.test("shardkv parts: duplicate, out-of-order and inconsistent parts change 
   assert.deepEqual(install(0), { ok: true, changed: false }, "part 0 again");
   assertRefused(install(1, parts + 1), "badShardData");
   assertRefused(install(1, parts, exportPart(0).data), "badShardData"); // sessions in part 1
+  assertRefused(install(1, parts, undefined, (cut ^ 1) >>> 0), "badShardData"); // another cut's part
   assertChanged(install(1));
 
   // A snapshot mid-pull restores the parts so far; the pull goes on from part 2.

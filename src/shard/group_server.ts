@@ -56,7 +56,12 @@ export type GroupPeerRequest =
 /** Answers to {@link GroupPeerRequest}s. */
 export type GroupPeerResponse =
   /** A pull's answer carries one part and the part count; a delete's carries nothing. */
-  | { readonly ok: true; readonly data?: Uint8Array; readonly parts?: number }
+  | {
+    readonly ok: true;
+    readonly data?: Uint8Array;
+    readonly parts?: number;
+    readonly cut?: number;
+  }
   | { readonly ok: false; readonly error: MigrationError | ServiceError };
 
 /**
@@ -218,7 +223,7 @@ export class GroupServer {
         const exported = this.state.exportShard(request.shard, request.configNum, request.part);
         return respond(
           exported.ok
-            ? { ok: true, data: exported.data, parts: exported.parts }
+            ? { ok: true, data: exported.data, parts: exported.parts, cut: exported.cut }
             : { ok: false, error: exported.error },
         );
       }
@@ -313,7 +318,7 @@ export class GroupServer {
         if (this.#stopped) return done();
         if (
           response === null || !response.ok || response.data === undefined ||
-          response.parts === undefined
+          response.parts === undefined || response.cut === undefined
         ) {
           this.#migrationCounters.pullFailures++;
           return done();
@@ -325,6 +330,7 @@ export class GroupServer {
           shard: task.shard,
           part: task.part,
           parts: response.parts,
+          cut: response.cut,
           data: response.data,
         }, (outcome) => {
           if (appliedWithChange(outcome)) {

@@ -5,14 +5,14 @@
  * replicas that applied the same log produce byte-identical snapshots.
  *
  *   [version, gid, shardCount, logTimeMs, config, previous | null,
- *    [[shard, stateTag, peerGid, configNum, [data, sessions] | null, received, parts]...],
+ *    [[shard, stateTag, peerGid, configNum, [data, sessions] | null, received, parts, cut]...],
  *    [[shard, fromGid, configNum, [replicaId...]]...]]      (pending GCs, in (config, shard) order)
  *   config: [num, [gid per shard...], [[gid, [replicaId...]]...]]
  *   stateTag: 0 serving, 1 pulling, 2 handingOff, 3 waitingGc; peerGid and configNum are 0
  *   for serving; the payload (group_payload.ts's layout) is null only for a pulling shard with
- *   no part installed; received and parts are a pulling shard's progress (0 otherwise).
- *   Versions 1 and 2 (development builds before shards moved in parts, and before pending GCs)
- *   are not restored; such data directories are wiped.
+ *   no part installed; received, parts and cut are a pulling shard's progress (0 otherwise).
+ *   Versions 1 to 3 (development builds before parts, pending GCs and cut digests) are not
+ *   restored; such data directories are wiped.
  *
  * Only what the group holds is written: a deleted shard leaves nothing behind, no history
  * of configs or of data (challenge 1 measures exactly this). A snapshot is our own output,
@@ -28,7 +28,7 @@ import type { PendingGc, ShardState, ShardStateKind } from "./group_state.ts";
 import { configFromJson, configToJson, type ShardConfig } from "./shard_config.ts";
 
 /** Bump when the layout changes; restore refuses versions it does not know. */
-export const GROUP_SNAPSHOT_VERSION = 3;
+export const GROUP_SNAPSHOT_VERSION = 4;
 
 /** One shard of a snapshot: its state and, unless pulling, its data and sessions. */
 export interface SnapshotShard {
@@ -67,6 +67,7 @@ export function encodeGroupSnapshot(snapshot: GroupSnapshot): Uint8Array {
       data === null ? null : encodeShard(data),
       state.kind === "pulling" ? state.received : 0,
       state.kind === "pulling" ? state.parts : 0,
+      state.kind === "pulling" ? state.cut : 0,
     ];
   });
   return encode([
@@ -143,14 +144,14 @@ function peerOf(state: ShardState): [peerGid: number, configNum: number] {
 }
 
 function decodeRow(row: unknown): SnapshotShard {
-  assert(Array.isArray(row) && row.length === 7, "A snapshot shard is a 7-array");
-  const [shard, tag, peerGid, configNum, payload, received, parts] = row as unknown[];
+  assert(Array.isArray(row) && row.length === 8, "A snapshot shard is an 8-array");
+  const [shard, tag, peerGid, configNum, payload, received, parts, cut] = row as unknown[];
   assert(
     isCount(shard) && isCount(peerGid) && isCount(configNum) && isCount(received) &&
-      isCount(parts),
+      isCount(parts) && isCount(cut),
     "Snapshot shard counts",
   );
-  const state = stateOf(tag, peerGid, configNum, received, parts);
+  const state = stateOf(tag, peerGid, configNum, received, parts, cut);
   if (payload === null) {
     assert(
       state.kind === "pulling" && state.received === 0,
@@ -169,12 +170,13 @@ function stateOf(
   configNum: number,
   received: number,
   parts: number,
+  cut: number,
 ): ShardState {
   switch (tag) {
     case STATE_TAG.serving:
       return { kind: "serving" };
     case STATE_TAG.pulling:
-      return { kind: "pulling", fromGid: peerGid, configNum, received, parts };
+      return { kind: "pulling", fromGid: peerGid, configNum, received, parts, cut };
     case STATE_TAG.handingOff:
       return { kind: "handingOff", toGid: peerGid, configNum };
     case STATE_TAG.waitingGc:

@@ -39,6 +39,7 @@
  */
 
 import { assert, assertNever } from "../util/assert.ts";
+import { crc32c } from "../raft/wal/crc32c.ts";
 import type { KvCommand } from "../kv/command.ts";
 import { KvState } from "../kv/kv_state.ts";
 import { SHARDS_MAX } from "./limits.ts";
@@ -75,6 +76,8 @@ export type ShardState =
     readonly received: number;
     /** The shard's part count, known once part 0 is installed (0 before). */
     readonly parts: number;
+    /** The digest of the cut the parts come from, known once part 0 is installed (0 before). */
+    readonly cut: number;
   }
   | { readonly kind: "handingOff"; readonly toGid: number; readonly configNum: number }
   | { readonly kind: "waitingGc"; readonly fromGid: number; readonly configNum: number };
@@ -122,7 +125,10 @@ export class GroupState {
    * A memo, not replicated state: the parts of each handing-off shard, cut on the first pull.
    * The shard is frozen while handing off, so the parts stay valid until it is deleted.
    */
-  readonly #exported = new Map<number, { configNum: number; parts: Uint8Array[] }>();
+  readonly #exported = new Map<
+    number,
+    { configNum: number; parts: Uint8Array[]; cut: number }
+  >();
 
   constructor(gid: number, shardCount: number) {
     assert(Number.isSafeInteger(gid) && gid > GID_NONE, () => `A gid is positive, got ${gid}`);
@@ -199,12 +205,12 @@ export class GroupState {
     if (currentNum < configNum) return refuseStep({ code: "notReady", configNum, currentNum });
     const state = this.#shards.get(shard);
     if (currentNum === configNum && state?.kind === "handingOff") {
-      const parts = this.#partsOf(shard, configNum);
+      const { parts, cut } = this.#partsOf(shard, configNum);
       const data = parts[part];
       if (!Number.isSafeInteger(part) || data === undefined) {
         return refuseStep({ code: "badPart", shard, part, parts: parts.length });
       }
-      return { ok: true, data, parts: parts.length };
+      return { ok: true, data, parts: parts.length, cut };
     }
     if (currentNum === configNum && state !== undefined) {
       return refuseStep({ code: "notHandingOff", shard, configNum });
@@ -307,7 +313,7 @@ export class GroupState {
     assert(hasData === holdsData, () => `${label} ${state.kind}: data mismatch`);
     if (state.kind === "pulling") {
       assert(
-        state.received === 0 ? state.parts === 0 : state.received < state.parts,
+        state.received === 0 ? state.parts === 0 && state.cut === 0 : state.received < state.parts,
         () => `${label} pulling: ${state.received} of ${state.parts} parts`,
       );
     }
@@ -383,6 +389,7 @@ export class GroupState {
             configNum: next.num,
             received: 0,
             parts: 0,
+            cut: 0,
           });
         }
       } else if (ownedBefore) {
@@ -402,7 +409,7 @@ export class GroupState {
   }
 
   #installShard(
-    { configNum, shard, part, parts, data }: MigrationCommand & { type: "installShard" },
+    { configNum, shard, part, parts, cut, data }: MigrationCommand & { type: "installShard" },
   ): MigrationReply {
     if (!this.#isShard(shard)) return refuseStep(this.#badShard(shard));
     const currentNum = this.#config.num;
@@ -418,6 +425,11 @@ export class GroupState {
     if (part > 0 && parts !== state.parts) {
       const reason = `part ${part} says ${parts} parts, part 0 said ${state.parts}`;
       return refuseStep({ code: "badShardData", reason });
+    }
+    // Every part must come from the same cut: replicas of the old owner that cut the shard
+    // differently (another part size, during a rolling upgrade) would otherwise mix parts.
+    if (part > 0 && cut !== state.cut) {
+      return refuseStep({ code: "badShardData", reason: `part ${part} is from another cut` });
     }
     const payload = decodeShardPayload(data);
     if (!payload.ok) return refuseStep({ code: "badShardData", reason: payload.reason });
@@ -440,7 +452,7 @@ export class GroupState {
       shard,
       part === parts - 1
         ? { kind: "waitingGc", fromGid: state.fromGid, configNum }
-        : { ...state, received: part + 1, parts },
+        : { ...state, received: part + 1, parts, cut },
     );
     return { ok: true, changed: true };
   }
@@ -479,15 +491,20 @@ export class GroupState {
     return { ok: true, changed: true };
   }
 
-  /** The parts of a handing-off shard for `configNum` (cut once, then memoised). */
-  #partsOf(shard: number, configNum: number): Uint8Array[] {
+  /**
+   * The parts of a handing-off shard for `configNum` and the digest of that cut (CRC32C over
+   * every part in order), cut once, then memoised.
+   */
+  #partsOf(shard: number, configNum: number): { parts: Uint8Array[]; cut: number } {
     const memo = this.#exported.get(shard);
-    if (memo !== undefined && memo.configNum === configNum) return memo.parts;
+    if (memo !== undefined && memo.configNum === configNum) return memo;
     const data = this.#kv.shards.get(shard);
     assert(data !== undefined, () => `Handing-off shard ${shard} holds its data`);
     const parts = encodeShardParts(data);
-    this.#exported.set(shard, { configNum, parts });
-    return parts;
+    const cut = parts.reduce((crc, part) => crc32c(part, 0, part.length, crc), 0);
+    const exported = { configNum, parts, cut };
+    this.#exported.set(shard, exported);
+    return exported;
   }
 
   #serves(shard: number): boolean {

@@ -178,7 +178,15 @@ Deno.test("shardkv group: installShard applies only to a pulling shard of the cu
   const exported = cluster.group(100).exportShard(0, 2);
   assert.ok(exported.ok);
   const install = (configNum: number, shard: number, data: Uint8Array) =>
-    cluster.propose(101, { type: "installShard", configNum, shard, part: 0, parts: 1, data });
+    cluster.propose(101, {
+      type: "installShard",
+      configNum,
+      shard,
+      part: 0,
+      parts: 1,
+      cut: 0,
+      data,
+    });
   assertRefused(install(3, 0, exported.data), "notReady");
   assert.deepEqual(install(1, 0, exported.data), { ok: true, changed: false }, "stale config");
   assert.deepEqual(install(2, 6, exported.data), { ok: true, changed: false }, "not pulling");

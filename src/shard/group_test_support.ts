@@ -120,6 +120,7 @@ export class TestCluster {
         shard,
         part,
         parts: exported.parts,
+        cut: exported.cut,
         data: exported.data,
       }) as MigrationReply;
       if (!reply.ok || part + 1 >= exported.parts) return reply;
