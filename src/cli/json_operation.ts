@@ -13,6 +13,7 @@
 
 import { assertNever } from "../util/assert.ts";
 import { type ClerkOperation, parseOperation } from "./clerk_operation.ts";
+import { errorMessage } from "../util/values.ts";
 
 /** One parsed input line: the operation and its id, or why the line is not one. */
 export type JsonOperationResult =
@@ -43,7 +44,7 @@ export function parseJsonOperation(line: string): JsonOperationResult {
   } catch (error) {
     return {
       ok: false,
-      message: `not JSON: ${error instanceof Error ? error.message : String(error)}`,
+      message: `not JSON: ${errorMessage(error)}`,
     };
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {

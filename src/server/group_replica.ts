@@ -6,7 +6,7 @@
 
 import { addressBook } from "../config/mod.ts";
 import { parseRequest } from "../kv/protocol.ts";
-import { callGroup, TimeoutError } from "../kv/clerk.ts";
+import { callGroup, type LeaderGuess, TimeoutError } from "../kv/clerk.ts";
 import { RpcGroupTransport } from "../kv/rpc_transport.ts";
 import type { PeerAddress } from "../net/peer_link.ts";
 import {
@@ -19,6 +19,7 @@ import { assert } from "../util/assert.ts";
 import { Prng } from "../util/prng.ts";
 import { registerGroupMetrics } from "./replica_metrics.ts";
 import { groupOf, type ReplicaStartOptions, startReplicaProcess } from "./replica_process.ts";
+import { errorMessage, isCount } from "../util/values.ts";
 
 /** What `startGroupReplica` needs. */
 export type GroupReplicaOptions = ReplicaStartOptions;
@@ -45,23 +46,22 @@ export async function startGroupReplica(options: GroupReplicaOptions): Promise<G
     clusterName: config.cluster.name,
     secret: config.cluster.secret,
   });
-  const transports = new Map<string, RpcGroupTransport<GroupPeerRequest, GroupPeerResponse>>();
+  /**
+   * One transport per distinct replica list, opened on first use and closed on stop, with
+   * the replica that last answered there (the next call starts with it).
+   */
+  const peers = new Map<
+    string,
+    {
+      transport: RpcGroupTransport<GroupPeerRequest, GroupPeerResponse>;
+      leader: LeaderGuess;
+    }
+  >();
   let server: GroupServer | null = null;
   const random = new Prng(crypto.getRandomValues(new Uint32Array(1))[0]!);
-  /** Where each group's calls last found an answering replica; the next call starts there. */
-  const leaders = new Map<string, { server: number }>();
-  const leaderOf = (servers: readonly string[]): { server: number } => {
+  const peerOf = (servers: readonly string[]) => {
     const key = servers.join(",");
-    let leader = leaders.get(key);
-    if (leader === undefined) leaders.set(key, leader = { server: 0 });
-    return leader;
-  };
-  /** One transport per distinct replica list, opened on first use and closed on stop. */
-  const peerTransport = (
-    servers: readonly string[],
-  ): RpcGroupTransport<GroupPeerRequest, GroupPeerResponse> | null => {
-    const key = servers.join(",");
-    const known = transports.get(key);
+    const known = peers.get(key);
     if (known !== undefined) return known;
     const addresses = servers.map(addressOf);
     if (addresses.some((address) => address === undefined)) return null;
@@ -74,8 +74,9 @@ export async function startGroupReplica(options: GroupReplicaOptions): Promise<G
       },
       parsePeerResponse,
     );
-    transports.set(key, transport);
-    return transport;
+    const peer = { transport, leader: { server: 0 } };
+    peers.set(key, peer);
+    return peer;
   };
   const process = await startReplicaProcess({
     ...options,
@@ -96,25 +97,25 @@ export async function startGroupReplica(options: GroupReplicaOptions): Promise<G
           queryConfig: (num, timeoutMs, done) => {
             master.query(num, { timeoutMs }).then(done, (error) => {
               if (!(error instanceof TimeoutError)) {
-                options.logger.warn("shard master query failed", { error: describe(error) });
+                options.logger.warn("shard master query failed", { error: errorMessage(error) });
               }
               done(null);
             });
           },
           callGroup: (servers, request, timeoutMs, done) => {
-            const transport = peerTransport(servers);
-            if (transport === null) return done(null);
-            callGroup(transport, request, {
+            const peer = peerOf(servers);
+            if (peer === null) return done(null);
+            callGroup(peer.transport, request, {
               what: request.type,
               timeoutMs,
               attemptTimeoutMs: timeoutMs / 2,
               random,
-              leader: leaderOf(servers),
+              leader: peer.leader,
             }).then(done, (error) => {
               if (!(error instanceof TimeoutError)) {
                 options.logger.warn("call to another group failed", {
                   request: request.type,
-                  error: describe(error),
+                  error: errorMessage(error),
                 });
               }
               done(null);
@@ -149,7 +150,7 @@ export async function startGroupReplica(options: GroupReplicaOptions): Promise<G
     async stop() {
       await process.stop();
       await master.close();
-      await Promise.all([...transports.values()].map((transport) => transport.close()));
+      await Promise.all([...peers.values()].map((peer) => peer.transport.close()));
     },
   };
 }
@@ -181,12 +182,4 @@ function parsePeerResponse(body: unknown): GroupPeerResponse | null {
   return typeof (fields.error as Record<string, unknown>).code === "string"
     ? { ok: false, error: fields.error as never }
     : null;
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-function isCount(value: unknown): value is number {
-  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }

@@ -5,6 +5,7 @@
  */
 
 import { decode } from "@msgpack/msgpack";
+import { errorMessage, isCount } from "../util/values.ts";
 
 /** The session tag and log time of a command. */
 export interface CommandHeader {
@@ -34,7 +35,7 @@ export function decodeTaggedCommand(
   } catch (error) {
     return {
       ok: false,
-      reason: `not msgpack: ${error instanceof Error ? error.message : String(error)}`,
+      reason: `not msgpack: ${errorMessage(error)}`,
     };
   }
   if (!Array.isArray(value) || value.length < 5) {
@@ -45,8 +46,4 @@ export function decodeTaggedCommand(
     return { ok: false, reason: "client id, sequence and time must be non-negative safe integers" };
   }
   return { ok: true, command: { tag, header: { clientId, seq, timeMs }, rest } };
-}
-
-function isCount(value: unknown): value is number {
-  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }

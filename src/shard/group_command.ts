@@ -25,6 +25,7 @@ import { assertNever } from "../util/assert.ts";
 import { decodeCommand, encodeCommand, type KvCommand, type KvReply } from "../kv/command.ts";
 import { SHARD_PARTS_MAX, SHARD_PAYLOAD_BYTES_MAX } from "./group_limits.ts";
 import { configFromJson, configToJson, type ShardConfigJson } from "./shard_config.ts";
+import { errorMessage, isCount } from "../util/values.ts";
 
 /** A client's write, applied only if its key's shard serves here. */
 export type KvGroupCommand = { readonly type: "kv"; readonly command: KvCommand };
@@ -155,7 +156,7 @@ export function decodeGroupCommand(bytes: Uint8Array): DecodedGroupCommand {
   try {
     value = decode(bytes);
   } catch (error) {
-    return fail(`not msgpack: ${error instanceof Error ? error.message : String(error)}`);
+    return fail(`not msgpack: ${errorMessage(error)}`);
   }
   if (!Array.isArray(value) || value.length < 2) return fail("not a group command array");
   const [tag, ...fields] = value as unknown[];
@@ -255,8 +256,4 @@ export function refuseStep(error: MigrationError): { ok: false; error: Migration
 
 function fail(reason: string): DecodedGroupCommand {
   return { ok: false, reason };
-}
-
-function isCount(value: unknown): value is number {
-  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }

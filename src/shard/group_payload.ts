@@ -23,6 +23,7 @@ import {
   SHARD_PART_BYTES_TARGET,
   SHARD_PAYLOAD_BYTES_MAX,
 } from "./group_limits.ts";
+import { errorMessage, isCount } from "../util/values.ts";
 
 /** A decoded payload, or why the bytes are not one. */
 export type PayloadResult =
@@ -86,7 +87,7 @@ export function decodeShardPayload(bytes: Uint8Array): PayloadResult {
   try {
     value = decode(bytes);
   } catch (error) {
-    return fail(`not msgpack: ${error instanceof Error ? error.message : String(error)}`);
+    return fail(`not msgpack: ${errorMessage(error)}`);
   }
   return shardFromValue(value);
 }
@@ -164,8 +165,4 @@ function isKvError(value: unknown): value is KvError {
 
 function fail(reason: string): PayloadResult {
   return { ok: false, reason };
-}
-
-function isCount(value: unknown): value is number {
-  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }

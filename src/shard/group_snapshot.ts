@@ -26,6 +26,7 @@ import { decodeConfigFields, encodeConfigFields } from "./group_command.ts";
 import { shardFromValue } from "./group_payload.ts";
 import type { PendingGc, ShardState, ShardStateKind } from "./group_state.ts";
 import { configFromJson, configToJson, type ShardConfig } from "./shard_config.ts";
+import { isCount } from "../util/values.ts";
 
 /** Bump when the layout changes; restore refuses versions it does not know. */
 export const GROUP_SNAPSHOT_VERSION = 4;
@@ -193,8 +194,4 @@ function decodeConfig(value: unknown): ShardConfig {
   const parsed = configFromJson(json);
   assert(parsed.ok, "A snapshot config is well-formed");
   return parsed.config;
-}
-
-function isCount(value: unknown): value is number {
-  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }

@@ -20,6 +20,7 @@ import { assertNever } from "../util/assert.ts";
 import type { SessionTag } from "../kv/command.ts";
 import { GROUPS_MAX } from "./limits.ts";
 import { GID_NONE, replicaListProblem } from "./shard_config.ts";
+import { isCount } from "../util/values.ts";
 
 /** The session tag and log time every master command carries. */
 export type MasterCommandHeader = SessionTag & { readonly timeMs: number };
@@ -193,8 +194,4 @@ function error(code: MasterErrorCode, message: string): MasterError {
 
 function isGid(value: number): boolean {
   return Number.isSafeInteger(value) && value > GID_NONE;
-}
-
-function isCount(value: unknown): value is number {
-  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }

@@ -17,6 +17,7 @@ import { assert } from "../util/assert.ts";
 import type { Session } from "../kv/session_table.ts";
 import type { MasterErrorCode, MasterReply } from "./master_command.ts";
 import { makeConfig, type ShardConfig } from "./shard_config.ts";
+import { isCount } from "../util/values.ts";
 
 /** Bump when the layout changes; restore refuses versions it does not know. */
 export const MASTER_SNAPSHOT_VERSION = 1;
@@ -118,8 +119,4 @@ function decodeReply(value: unknown): MasterReply {
     () => `Unknown shard master error code ${String(code)} in a snapshot`,
   );
   return { ok: false, error: { code: code as MasterErrorCode, message } };
-}
-
-function isCount(value: unknown): value is number {
-  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }

@@ -13,6 +13,7 @@
 
 import { assert } from "../util/assert.ts";
 import { GROUPS_MAX, REPLICA_ID_BYTES_MAX, REPLICAS_PER_GROUP_MAX, SHARDS_MAX } from "./limits.ts";
+import { isCount } from "../util/values.ts";
 
 /** One numbered configuration of the cluster. */
 export interface ShardConfig {
@@ -200,7 +201,3 @@ export function sameConfig(a: ShardConfig, b: ShardConfig): boolean {
 }
 
 const encoder = new TextEncoder();
-
-function isCount(value: unknown): value is number {
-  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
-}
