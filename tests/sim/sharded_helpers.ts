@@ -8,13 +8,8 @@ import type { MasterResponse } from "../../src/shard/master_protocol.ts";
 import type { ShardConfig } from "../../src/shard/shard_config.ts";
 import type { Invocation } from "../linearizability/mod.ts";
 import { performOn, short, type Started, startOn } from "./kv_helpers.ts";
-import {
-  type MasterChange,
-  SHARDED_OPERATION_WITHIN_MS,
-  type ShardedWorld,
-  type SimMasterClerk,
-  type SimShardedClerk,
-} from "./sharded_world.ts";
+import type { MasterChange, SimMasterClerk, SimShardedClerk } from "./sharded_clerks.ts";
+import { SHARDED_OPERATION_WITHIN_MS, type ShardedWorld } from "./sharded_world.ts";
 
 export type { Started };
 

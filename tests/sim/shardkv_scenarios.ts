@@ -8,120 +8,33 @@
  */
 
 import assert from "node:assert/strict";
-import type { Invocation } from "../linearizability/mod.ts";
-import { checkLinearizable, type HistoryFigures, short } from "./kv_helpers.ts";
-import { Prng } from "../../src/util/prng.ts";
-import {
-  change,
-  checkGet,
-  join,
-  leave,
-  perform,
-  query,
-  randomString,
-  start,
-  type Started,
-} from "./sharded_helpers.ts";
-import {
-  keysPerShard,
-  SHARDED_SHARD_COUNT,
-  ShardedWorld,
-  type SimMasterClerk,
-  type SimShardedClerk,
-} from "./sharded_world.ts";
 import { shardOf } from "../../src/kv/shard_of.ts";
+import { checkLinearizable, type HistoryFigures } from "./kv_helpers.ts";
+import { deadOwnerGc, largeShard, randomFaults } from "./shardkv_own_scenarios.ts";
+import {
+  Appenders,
+  assertStillPulling,
+  checkAll,
+  checkAndAppend,
+  checkLogSizes,
+  checkNoSnapshots,
+  G0,
+  G1,
+  G2,
+  putAll,
+  randomClients,
+  report,
+  type ScenarioReport,
+  type Setup,
+  setup,
+  shardsOwnedBy,
+  waitAll,
+} from "./shardkv_scenario_support.ts";
+import { checkGet, join, leave, perform, randomString, start } from "./sharded_helpers.ts";
+import { keysPerShard, SHARDED_SHARD_COUNT, type ShardedWorld } from "./sharded_world.ts";
+import type { SimMasterClerk } from "./sharded_clerks.ts";
 
-/** What a scenario measured. */
-export interface ScenarioReport {
-  /** Client operations completed. */
-  readonly operations: number;
-  /** Virtual milliseconds the scenario took. */
-  readonly virtualMs: number;
-  /** Extra figures (sizes, counts) by name. */
-  readonly figures: Readonly<Record<string, number | string>>;
-}
-
-const G0 = 100;
-const G1 = 101;
-const G2 = 102;
-
-interface Setup {
-  readonly world: ShardedWorld;
-  readonly admin: SimMasterClerk;
-  readonly clerk: SimShardedClerk;
-}
-
-function setup(seed: number, maxRaftStateBytes: number, unreliable = false): Setup {
-  const world = new ShardedWorld({ seed, maxRaftStateBytes, unreliable });
-  return { world, admin: world.newMasterClerk(), clerk: world.newClerk() };
-}
-
-function report(
-  world: ShardedWorld,
-  figures: Record<string, number | string> = {},
-): ScenarioReport {
-  return { operations: world.recorder.operations().length, virtualMs: world.now, figures };
-}
-
-/** Puts `value(i)` into every key; returns the expected values. */
-function putAll(
-  { world, clerk }: Setup,
-  keys: readonly string[],
-  value: (i: number) => string,
-): string[] {
-  return keys.map((key, i) => {
-    const v = value(i);
-    perform(world, clerk, { kind: "put", key, value: v });
-    return v;
-  });
-}
-
-/** The lab's "check and append" round over every key. */
-function checkAndAppend(
-  { world, clerk }: Setup,
-  keys: readonly string[],
-  expected: string[],
-  length: number,
-): void {
-  keys.forEach((key, i) => {
-    checkGet(world, clerk, key, expected[i]!);
-    const suffix = randomString(world, length);
-    perform(world, clerk, { kind: "append", key, value: suffix });
-    expected[i] += suffix;
-  });
-}
-
-function checkAll({ world, clerk }: Setup, keys: readonly string[], expected: readonly string[]) {
-  keys.forEach((key, i) => checkGet(world, clerk, key, expected[i]!));
-}
-
-/** The lab's checklogs when snapshots are off: no replica may have a snapshot. */
-function checkNoSnapshots(world: ShardedWorld): void {
-  for (const group of world.groups.values()) {
-    for (const storage of group.cluster.storages) {
-      assert.equal(
-        storage.snapshotBytes(),
-        0,
-        `group ${group.gid} snapshotted with maxraftstate -1`,
-      );
-    }
-  }
-}
-
-/** The lab's checklogs with snapshots: Raft state at most 8 × maxraftstate (2021+). */
-function checkLogSizes(world: ShardedWorld, maxRaftStateBytes: number): number {
-  const largest = world.maxRaftStateBytes();
-  assert.ok(
-    largest <= 8 * maxRaftStateBytes,
-    `Raft state ${largest} B > 8 × ${maxRaftStateBytes} (logs not trimmed, seed ${world.seed})`,
-  );
-  return largest;
-}
-
-function shardsOwnedBy(world: ShardedWorld, admin: SimMasterClerk, gid: number): number[] {
-  const config = query(world, admin);
-  return config.shards.flatMap((owner, shard) => (owner === gid ? [shard] : []));
-}
+export type { ScenarioReport };
 
 // ------------------------------------------------------------------ 5A-style tests
 
@@ -264,114 +177,6 @@ export function missChange(seed: number): ScenarioReport {
   startServer(1);
   checkAll(s, keys, expected);
   return report(world, { maxRaftStateBytes: checkLogSizes(world, maxRaftState) });
-}
-
-/**
- * Simulated clients, each running operations in a loop until stopped: `next` picks client c's
- * next operation, `onDone` sees its answer, and a client pauses `pauseMs()` between two.
- */
-class ClientLoops {
-  #running = true;
-  #inFlight = 0;
-
-  constructor(
-    readonly world: ShardedWorld,
-    count: number,
-    next: (c: number, random: Prng) => Invocation,
-    pauseMs: (random: Prng) => number,
-    onDone: (c: number, invocation: Invocation, output: string | null) => void = () => {},
-  ) {
-    for (let c = 0; c < count; c++) {
-      const clerk = world.newClerk();
-      const random = world.random.fork();
-      const loop = (): void => {
-        if (!this.#running) return;
-        const invocation = next(c, random);
-        this.#inFlight++;
-        clerk.run(invocation, (output) => {
-          this.#inFlight--;
-          onDone(c, invocation, output);
-          const pause = pauseMs(random);
-          if (pause > 0) world.scheduler.at(pause, loop);
-          else loop();
-        });
-      };
-      loop();
-    }
-  }
-
-  /** Stops starting operations, and waits for those in flight. */
-  stop(withinMs = 60_000): void {
-    this.#running = false;
-    this.world.runUntil(() => this.#inFlight === 0, withinMs);
-    assert.equal(this.#inFlight, 0, `operations still in flight (seed ${this.world.seed})`);
-  }
-}
-
-/**
- * The lab's concurrent appenders: client i appends `length` random letters to key i every
- * `pauseMs`; its expected value grows only when an append is acknowledged.
- */
-class Appenders {
-  readonly expected: string[];
-  readonly #loops: ClientLoops;
-
-  constructor(
-    world: ShardedWorld,
-    keys: readonly string[],
-    initial: readonly string[],
-    length: number,
-    pauseMs: number,
-  ) {
-    this.expected = [...initial];
-    this.#loops = new ClientLoops(
-      world,
-      keys.length,
-      (c) => ({ kind: "append", key: keys[c]!, value: randomString(world, length) }),
-      () => pauseMs,
-      (c, invocation, output) => {
-        assert.ok(output !== null, `append to ${keys[c]} refused for good (seed ${world.seed})`);
-        if (invocation.kind === "append") this.expected[c] += invocation.value;
-      },
-    );
-  }
-
-  stop(): void {
-    this.#loops.stop();
-  }
-}
-
-/** A put's value: short, or (a third of the time, when `bigBytes` > 0) `bigBytes` long. */
-function putValue(c: number, random: Prng, bigBytes: number): string {
-  const tag = `p ${c} ${random.int(1_000_000)}`;
-  return bigBytes > 0 && random.chance(1 / 3) ? tag + " " + "z".repeat(bigBytes) : tag;
-}
-
-/**
- * The lab's random-key clients: appends and puts in the given shares (per mille), gets
- * otherwise, on random keys; only the linearizability checker judges them.
- */
-function randomClients(
-  world: ShardedWorld,
-  count: number,
-  keys: readonly string[],
-  mix: {
-    readonly appendPermille: number;
-    readonly putPermille: number;
-    /** When positive, a put carries this many bytes a third of the time. */
-    readonly bigPutBytes?: number;
-  },
-  maxPauseMs: number,
-): ClientLoops {
-  return new ClientLoops(world, count, (c, random) => {
-    const key = keys[random.int(keys.length)]!;
-    const roll = random.int(1000);
-    return roll < mix.appendPermille
-      ? { kind: "append", key, value: `x ${c} ${random.int(1_000_000)} y` }
-      : roll < mix.appendPermille + mix.putPermille
-      ? { kind: "put", key, value: putValue(c, random, mix.bigPutBytes ?? 0) }
-      : { kind: "get", key };
-  }, (random) => (maxPauseMs > 0 ? random.int(maxPauseMs) : 0));
 }
 
 /** Concurrent1: appenders every 10 ms through joins, leaves and a crash of all three groups. */
@@ -640,30 +445,6 @@ export function challenge2Partial(seed: number): ScenarioReport {
   return report(world, { partialShards: from102.length });
 }
 
-/**
- * The test's premise: `gid` is stuck on the dead `fromGid`. Either it still pulls shards from
- * it, or it waits for it to confirm a deletion (waitingGc) and so cannot reach the latest config.
- */
-function assertStillPulling(world: ShardedWorld, gid: number, fromGid: number): void {
-  const latest = query(world, world.newMasterClerk()).num;
-  const stuck = world.group(gid).servers.some((server) =>
-    server !== null &&
-    (server.state.currentConfig().num < latest ||
-      Object.values(server.state.shardStates()).some((state) => state === "pulling"))
-  );
-  assert.ok(stuck, `group ${gid} is stuck on the dead ${fromGid} (the test's premise)`);
-}
-
-function waitAll(world: ShardedWorld, started: readonly Started[]): void {
-  world.runUntil(() => started.every((op) => op.done), 20_000);
-  const stuck = started.filter((op) => !op.done);
-  assert.equal(
-    stuck.length,
-    0,
-    `${stuck.length} operations did not finish: ${stuck.map((op) => short(op.invocation.key))}`,
-  );
-}
-
 /** Every scenario by name, for the test file and the CLI. */
 export const SHARDKV_SCENARIOS = {
   staticShards,
@@ -684,223 +465,3 @@ export const SHARDKV_SCENARIOS = {
   largeShard,
   deadOwnerGc,
 } as const satisfies Record<string, (seed: number) => ScenarioReport>;
-
-/**
- * A random run (the bug hunter): 5 clients run random operations on 10 keys while joins,
- * leaves, moves, replica crashes, whole-group restarts, partitions inside groups, a master
- * replica's crash and network loss come and go, all drawn from the seed. Then everything heals;
- * every client's last operation must finish, a fresh clerk must read every key, and the whole
- * history must be linearizable.
- */
-export function randomFaults(seed: number): ScenarioReport & { readonly check: HistoryFigures } {
-  const probe = new Prng(seed);
-  // A quarter of the runs write values of up to 300 KB, so shards move in several parts.
-  const bigValues = probe.chance(0.25);
-  const maxRaftState = bigValues
-    ? [-1, 1_000_000][probe.int(2)]!
-    : [-1, 1, 100, 1_000, 10_000][probe.int(5)]!;
-  const s = setup(seed, maxRaftState, probe.chance(0.5));
-  const { world, admin } = s;
-  // A third of the runs also hold back Raft replies for up to 2.2 s inside every group.
-  const reordering = probe.chance(0.33);
-  for (
-    const cluster of [
-      world.master.cluster,
-      ...[...world.groups.values()].map((g) => g.cluster),
-    ]
-  ) {
-    cluster.setLongReordering(reordering);
-  }
-  const gids = [G0, G1, G2];
-  const members = new Set<number>();
-  const first = gids[probe.int(3)]!;
-  join(world, admin, first);
-  members.add(first);
-  // Big values need several keys per shard for a shard to span several parts.
-  const keys = bigValues ? Array.from({ length: 30 }, (_, k) => `r${k}`) : keysPerShard();
-  const clients = randomClients(
-    world,
-    5,
-    keys,
-    { appendPermille: 450, putPermille: 100, bigPutBytes: bigValues ? 300_000 : 0 },
-    20,
-  );
-  const faults: string[] = [];
-  let masterDown = -1;
-  const end = world.now + 15_000;
-  while (world.now < end) {
-    world.run(200 + probe.int(800));
-    const roll = probe.int(100);
-    const outside = gids.filter((gid) => !members.has(gid));
-    const inside = [...members];
-    if (roll < 20 && outside.length > 0) {
-      const gid = outside[probe.int(outside.length)]!;
-      join(world, admin, gid);
-      members.add(gid);
-      faults.push(`join ${gid}`);
-    } else if (roll < 40 && inside.length > 1) {
-      const gid = inside[probe.int(inside.length)]!;
-      leave(world, admin, gid);
-      members.delete(gid);
-      faults.push(`leave ${gid}`);
-    } else if (roll < 48) {
-      const shard = probe.int(SHARDED_SHARD_COUNT);
-      const gid = inside[probe.int(inside.length)]!;
-      change(world, admin, { type: "move", shard, gid });
-      faults.push(`move ${shard}→${gid}`);
-    } else if (roll < 63) {
-      const group = world.group(gids[probe.int(3)]!);
-      const k = probe.int(group.cluster.n);
-      if (group.cluster.replicas[k] === null) group.cluster.start(k);
-      else group.cluster.crash(k);
-      faults.push(`crash/start ${group.gid}-${k}`);
-    } else if (roll < 71) {
-      const gid = gids[probe.int(3)]!;
-      world.shutdownGroup(gid);
-      world.run(probe.int(1_500));
-      world.startGroup(gid);
-      faults.push(`restart group ${gid}`);
-    } else if (roll < 81) {
-      const group = world.group(gids[probe.int(3)]!);
-      const alone = probe.int(group.cluster.n);
-      const rest = [0, 1, 2].filter((k) => k !== alone);
-      group.cluster.partition([[alone], rest]);
-      world.run(probe.int(2_000));
-      group.cluster.connectAll();
-      faults.push(`partition ${group.gid}: ${alone} | ${rest}`);
-    } else if (roll < 84) {
-      // One replica cut off from everything (Raft and RPC), whichever role it has.
-      const group = world.group(gids[probe.int(3)]!);
-      const k = probe.int(group.cluster.n);
-      group.cluster.disconnect(k);
-      world.setReachable(group.cluster, k, false);
-      world.run(probe.int(2_500));
-      world.setReachable(group.cluster, k, true);
-      group.cluster.connect(k);
-      faults.push(`isolate ${group.gid}-${k}`);
-    } else if (roll < 91) {
-      const masters = world.master.cluster;
-      if (masterDown >= 0) {
-        masters.start(masterDown);
-        faults.push(`start master ${masterDown}`);
-        masterDown = -1;
-      } else {
-        masterDown = probe.int(masters.n);
-        masters.crash(masterDown);
-        faults.push(`crash master ${masterDown}`);
-      }
-    } else {
-      world.setReliable(world.unreliable);
-      faults.push(world.unreliable ? "unreliable" : "reliable");
-    }
-  }
-  // Heal: every replica runs, the network is reliable; the clients' last operations finish.
-  if (masterDown >= 0) world.master.cluster.start(masterDown);
-  for (const gid of gids) {
-    world.group(gid).cluster.connectAll();
-    world.group(gid).cluster.setLongReordering(false);
-    world.startGroup(gid);
-  }
-  world.master.cluster.setLongReordering(false);
-  world.setReliable(true);
-  clients.stop();
-  const reader = world.newClerk();
-  for (const key of keys) perform(world, reader, { kind: "get", key });
-  const check = checkLinearizable(
-    {
-      seed,
-      recorder: world.recorder,
-    } as Parameters<typeof checkLinearizable>[0],
-  );
-  return {
-    ...report(world, {
-      faults: faults.length,
-      maxRaftState,
-      bigValues: String(bigValues),
-      reordering: String(reordering),
-      verdict: check.verdict,
-    }),
-    check,
-  };
-}
-
-/**
- * A shard of 12 MB (more than one Raft entry of 8 MiB) moves between groups part by part on
- * an unreliable network; every value reads back exact at the new owner, and the old owner
- * deletes its copy.
- */
-export function largeShard(seed: number): ScenarioReport {
-  const s = setup(seed, -1, true);
-  const { world, admin } = s;
-  join(world, admin, G0);
-  join(world, admin, G1);
-  const shard = shardsOwnedBy(world, admin, G0)[0]!;
-  const keys: string[] = [];
-  for (let i = 0; keys.length < 12; i++) {
-    if (shardOf(`large${i}`, SHARDED_SHARD_COUNT) === shard) keys.push(`large${i}`);
-  }
-  const expected = keys.map((_, i) => String.fromCharCode(97 + i).repeat(1_000_000));
-  keys.forEach((key, i) => perform(world, s.clerk, { kind: "put", key, value: expected[i]! }));
-  change(world, admin, { type: "move", shard, gid: G1 });
-  const began = world.now;
-  keys.forEach((key, i) => checkGet(world, s.clerk, key, expected[i]!));
-  const movedMs = world.now - began;
-  const deleted = world.runUntil(
-    () =>
-      world.group(G0).servers.every((server, k) =>
-        world.group(G0).cluster.replicas[k] === null ||
-        server?.state.shardState(shard) === undefined
-      ),
-    10_000,
-  );
-  assert.ok(deleted, `group ${G0} still holds shard ${shard} (seed ${seed})`);
-  return report(world, { shardBytes: 12_000_000, movedVirtualMs: Math.round(movedMs) });
-}
-
-/**
- * The old owner never confirms a deletion (it answers no deleteShard) while configs go on:
- * the new owner serves what it installed and keeps taking configs (the obligation is carried
- * as a pending GC) instead of stalling; once the old owner answers again, every pending GC
- * completes, the old owner drops its copies and catches up, and every value is exact.
- */
-export function deadOwnerGc(seed: number): ScenarioReport {
-  const s = setup(seed, 1_000, true);
-  const { world, admin } = s;
-  join(world, admin, G0);
-  const keys = keysPerShard();
-  const expected = putAll(s, keys, () => randomString(world, 10));
-  const target = world.group(G0).peerTarget;
-  const honest = target.submit.bind(target);
-  target.submit = (k, request, respond) => {
-    if (request.type === "deleteShard") return; // never answered: the caller's timeout fires
-    honest(k, request, respond);
-  };
-  join(world, admin, G1);
-  checkAndAppend(s, keys, expected, 5);
-  join(world, admin, G2);
-  const latest = query(world, admin).num;
-  const reached = world.runUntil(
-    () => world.group(G1).server(0)?.state.currentConfig().num === latest,
-    10_000,
-  );
-  assert.ok(reached, `group ${G1} reached config ${latest} with GCs pending (seed ${seed})`);
-  const pending = Math.max(
-    ...world.group(G1).servers.map((server) => server?.state.pendingGcCount() ?? 0),
-  );
-  assert.ok(pending > 0, `group ${G1} carries its pending GCs`);
-  checkAndAppend(s, keys, expected, 5);
-  target.submit = honest;
-  const settled = world.runUntil(
-    () =>
-      [G0, G1].every((gid) =>
-        world.group(gid).servers.every((server) =>
-          server !== null && server.state.pendingGcCount() === 0 &&
-          server.state.currentConfig().num === latest
-        )
-      ),
-    20_000,
-  );
-  assert.ok(settled, `pending GCs completed and ${G0} caught up (seed ${seed})`);
-  checkAll(s, keys, expected);
-  return report(world, { pendingWhileDead: pending });
-}

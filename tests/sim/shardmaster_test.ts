@@ -13,7 +13,8 @@ import assert from "node:assert/strict";
 import { sameConfig, type ShardConfig } from "../../src/shard/shard_config.ts";
 import { checkGroups } from "../../src/shard/test_support.ts";
 import { change, query } from "./sharded_helpers.ts";
-import { type MasterChange, ShardedWorld, type SimMasterClerk } from "./sharded_world.ts";
+import type { MasterChange, SimMasterClerk } from "./sharded_clerks.ts";
+import { ShardedWorld } from "./sharded_world.ts";
 
 const SEEDS = Deno.env.get("SIM_SEED") !== undefined
   ? [Number(Deno.env.get("SIM_SEED"))]
