@@ -7,7 +7,8 @@
  * Every operation is recorded for the linearizability checker.
  */
 
-import { type ClerkAction, OperationAttempt } from "../../src/kv/clerk_core.ts";
+import { type ClerkAction, OperationAttempt, type ServiceReply } from "../../src/kv/clerk_core.ts";
+import type { Scheduler } from "./scheduler.ts";
 import type { KvRequest, KvResponse } from "../../src/kv/protocol.ts";
 import type { Prng } from "../../src/util/prng.ts";
 import type { HistoryRecorder, Invocation } from "../linearizability/mod.ts";
@@ -63,49 +64,26 @@ export class SimClerk {
       backoffMaxMs: 200,
       random: this.#random,
     }, this.#leaderGuess);
-    let token = 0;
-    const step = (action: ClerkAction<KvResponse>): void => {
-      switch (action.type) {
-        case "done": {
-          this.#leaderGuess = attempt.server;
-          this.#busy = false;
-          if (action.response.ok) {
-            this.completed++;
-            const value = invocation.kind === "get" ? action.response.value ?? "" : "";
-            if (invocation.kind === "get") this.#recorder.end(handle, value);
-            else this.#recorder.end(handle);
-            done(value);
-          } else {
-            this.#recorder.timeout(handle); // Refused for good: treat its effect as unknown.
-            done(null);
-          }
-          return;
+    driveAttempt(
+      this.#cluster.scheduler,
+      attempt,
+      this.#attemptTimeoutMs,
+      (server, onReply, onFailure) => this.#send(server, request, onReply, onFailure),
+      (response) => {
+        this.#leaderGuess = attempt.server;
+        this.#busy = false;
+        if (response.ok) {
+          this.completed++;
+          const value = invocation.kind === "get" ? response.value ?? "" : "";
+          if (invocation.kind === "get") this.#recorder.end(handle, value);
+          else this.#recorder.end(handle);
+          done(value);
+        } else {
+          this.#recorder.timeout(handle); // Refused for good: treat its effect as unknown.
+          done(null);
         }
-        case "sleep":
-          this.#cluster.scheduler.at(action.ms, () => step(attempt.afterSleep()));
-          return;
-        case "send": {
-          const mine = ++token;
-          const settle = (next: () => ClerkAction<KvResponse>) => {
-            if (token !== mine) return;
-            token++;
-            step(next());
-          };
-          this.#send(
-            action.server,
-            request,
-            (response) => settle(() => attempt.onReply(response)),
-            () => settle(() => attempt.onFailure()),
-          );
-          this.#cluster.scheduler.at(
-            this.#attemptTimeoutMs,
-            () => settle(() => attempt.onFailure()),
-          );
-          return;
-        }
-      }
-    };
-    step(attempt.first());
+      },
+    );
   }
 
   #send(
@@ -159,4 +137,47 @@ export function kvRequestOf(
     case "delete":
       return { type: "delete", key: invocation.key, clientId, seq: nextSeq() };
   }
+}
+
+/**
+ * Drives one operation's retry logic ({@link OperationAttempt}) on the virtual clock: each
+ * attempt goes out through `send` and fails after `attemptTimeoutMs` without an answer;
+ * back-offs sleep; a late answer to an abandoned attempt is ignored. `done` gets the final
+ * answer, unless `stopped()` turned true first (the caller gave up).
+ */
+export function driveAttempt<Reply extends ServiceReply>(
+  scheduler: Scheduler,
+  attempt: OperationAttempt<Reply>,
+  attemptTimeoutMs: number,
+  send: (server: number, onReply: (response: Reply) => void, onFailure: () => void) => void,
+  done: (response: Reply) => void,
+  stopped: () => boolean = () => false,
+): void {
+  let token = 0;
+  const step = (action: ClerkAction<Reply>): void => {
+    if (stopped()) return;
+    switch (action.type) {
+      case "done":
+        return done(action.response);
+      case "sleep":
+        scheduler.at(action.ms, () => step(attempt.afterSleep()));
+        return;
+      case "send": {
+        const mine = ++token;
+        const settle = (next: () => ClerkAction<Reply>) => {
+          if (token !== mine || stopped()) return;
+          token++;
+          step(next());
+        };
+        send(
+          action.server,
+          (response) => settle(() => attempt.onReply(response)),
+          () => settle(() => attempt.onFailure()),
+        );
+        scheduler.at(attemptTimeoutMs, () => settle(() => attempt.onFailure()));
+        return;
+      }
+    }
+  };
+  step(attempt.first());
 }

@@ -17,7 +17,7 @@
  * The clients (a shard master clerk, the routing KV clerk) are in sharded_clerks.ts.
  */
 
-import { type ClerkAction, OperationAttempt, type ServiceReply } from "../../src/kv/clerk_core.ts";
+import { OperationAttempt, type ServiceReply } from "../../src/kv/clerk_core.ts";
 import type { LeaderGuess } from "../../src/kv/clerk.ts";
 import type { KvRequest, KvResponse } from "../../src/kv/protocol.ts";
 import { shardOf } from "../../src/kv/shard_of.ts";
@@ -35,6 +35,7 @@ import { Prng } from "../../src/util/prng.ts";
 import { HistoryRecorder } from "../linearizability/mod.ts";
 import { SimCluster, type SimService } from "./cluster.ts";
 import { configOf, SimMasterClerk, SimShardedClerk } from "./sharded_clerks.ts";
+import { driveAttempt } from "./kv_clerk.ts";
 import type { ServiceRaftOptions } from "../../src/server/replica_process.ts";
 import { Scheduler } from "./scheduler.ts";
 
@@ -366,37 +367,18 @@ export class ShardedWorld {
       backoffMaxMs: 200,
       random: settings.random,
     }, settings.leader.server);
-    let token = 0;
-    const step = (action: ClerkAction<Response>): void => {
-      if (finished) return;
-      switch (action.type) {
-        case "done":
-          settings.leader.server = attempt.server;
-          return finish(action.response);
-        case "sleep":
-          scheduler.at(action.ms, () => step(attempt.afterSleep()));
-          return;
-        case "send": {
-          const mine = ++token;
-          const settle = (next: () => ClerkAction<Response>) => {
-            if (token !== mine || finished) return;
-            token++;
-            step(next());
-          };
-          this.rpc(
-            target,
-            action.server,
-            request,
-            settings.random,
-            (response) => settle(() => attempt.onReply(response)),
-            () => settle(() => attempt.onFailure()),
-          );
-          scheduler.at(settings.attemptTimeoutMs, () => settle(() => attempt.onFailure()));
-          return;
-        }
-      }
-    };
-    step(attempt.first());
+    driveAttempt(
+      scheduler,
+      attempt,
+      settings.attemptTimeoutMs,
+      (server, onReply, onFailure) =>
+        this.rpc(target, server, request, settings.random, onReply, onFailure),
+      (response) => {
+        settings.leader.server = attempt.server;
+        finish(response);
+      },
+      () => finished,
+    );
   }
 
   /** How a group server reaches the master and the other groups: {@link call} with timeouts. */
